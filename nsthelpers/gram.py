@@ -1,0 +1,45 @@
+"""Gram matrices: the channel-by-channel correlations that Gatys et al. use as a style representation.
+
+For features ``F`` of shape (C, H·W) — one row per channel — the Gram matrix is ``G = F Fᵀ`` (C × C).
+The literature scales it in different ways; each has a name here:
+
+``"none"``   G = F Fᵀ                      (Gatys et al. eq. 3; seeds 000/003)
+``"hw"``     G / (H·W)                     (per-position average; size-independent magnitudes)
+``"chw"``    G / (C·H·W)                   (PyTorch tutorial, seeds 001/002/004)
+``"gatys"``  G / (2·N·M), N=C, M=H·W       (so that ``((G_a - G_b)**2).sum()`` is exactly Gatys'
+                                            layer loss E_l = 1/(4 N² M²) Σ (G - A)²)
+"""
+from __future__ import annotations
+
+import torch
+
+GRAM_NORMALIZATIONS = ("none", "hw", "chw", "gatys")
+
+
+def gram_matrix(features: torch.Tensor, normalize: str = "chw") -> torch.Tensor:
+    """Gram matrix of feature maps.
+
+    Args:
+        features: (N, C, H, W) for a batch, or (C, H, W) for one image.
+        normalize: one of ``GRAM_NORMALIZATIONS`` (see the module docstring).
+
+    Returns:
+        (N, C, C) for batched input, (C, C) for unbatched input. Computed in float32 at least,
+        so fp16/bf16 activations do not overflow.
+    """
+    if normalize not in GRAM_NORMALIZATIONS:
+        raise ValueError(f"normalize={normalize!r}; choose one of {GRAM_NORMALIZATIONS}")
+    if features.dim() not in (3, 4):
+        raise ValueError(f"features must be (N, C, H, W) or (C, H, W), got shape {tuple(features.shape)}")
+    unbatched = features.dim() == 3
+    if unbatched:
+        features = features.unsqueeze(0)
+    n, c, h, w = features.shape
+    flat = features.reshape(n, c, h * w)
+    if flat.dtype in (torch.float16, torch.bfloat16):
+        flat = flat.float()
+    gram = torch.bmm(flat, flat.transpose(1, 2))
+    scale = {"none": 1.0, "hw": h * w, "chw": c * h * w, "gatys": 2.0 * c * h * w}[normalize]
+    if scale != 1.0:
+        gram = gram / scale
+    return gram[0] if unbatched else gram

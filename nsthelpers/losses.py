@@ -1,0 +1,63 @@
+"""Loss terms of neural style transfer: content, style (Gram or mean/covariance), total variation."""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+import torch.nn.functional as F
+
+from .gram import gram_matrix
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between the image's and the content image's activations at one layer."""
+    return F.mse_loss(features.float(), target.float())
+
+
+def style_layer_loss(features: torch.Tensor, target_gram: torch.Tensor, normalize: str = "chw") -> torch.Tensor:
+    """Mean squared error between the Gram matrix of ``features`` and a precomputed target Gram."""
+    gram = gram_matrix(features, normalize)
+    return F.mse_loss(gram, target_gram.expand_as(gram))
+
+
+def style_loss(
+    features: Mapping[str, torch.Tensor],
+    target_grams: Mapping[str, torch.Tensor],
+    layer_weights: Mapping[str, float] | None = None,
+    normalize: str = "chw",
+) -> torch.Tensor:
+    """Weighted sum over style layers of :func:`style_layer_loss`.
+
+    ``layer_weights`` maps layer → weight (default 1 for every layer in ``target_grams``).
+    """
+    total = None
+    for name, target in target_grams.items():
+        w = 1.0 if layer_weights is None else float(layer_weights[name])
+        term = w * style_layer_loss(features[name], target, normalize)
+        total = term if total is None else total + term
+    if total is None:
+        raise ValueError("target_grams is empty: name at least one style layer")
+    return total
+
+
+def mean_cov(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean (N, C) and covariance (N, C, C) of (N, C, H, W) features (float32)."""
+    n, c, h, w = features.shape
+    flat = features.reshape(n, c, h * w).float()
+    mean = flat.mean(dim=2)
+    centred = flat - mean.unsqueeze(2)
+    cov = torch.bmm(centred, centred.transpose(1, 2)) / (h * w)
+    return mean, cov
+
+
+def mean_cov_loss(features: torch.Tensor, target_mean: torch.Tensor, target_cov: torch.Tensor) -> torch.Tensor:
+    """Style loss on first and second moments (mean and covariance) instead of the raw Gram matrix."""
+    mean, cov = mean_cov(features)
+    return F.mse_loss(mean, target_mean.expand_as(mean)) + F.mse_loss(cov, target_cov.expand_as(cov))
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Total variation: mean squared difference between neighbouring pixels (smoothness prior)."""
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return dx.float().pow(2).mean() + dy.float().pow(2).mean()
