@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("content", metavar="CONTENT", help="content image (any format Pillow reads)")
     p.add_argument("style", metavar="STYLE", nargs="+", help="style image(s); several are blended")
-    p.add_argument("-o", "--output", required=True, help="where to write the result (.png, .jpg, …)")
+    p.add_argument("-o", "--output", required=True, default=argparse.SUPPRESS, help="where to write the result (.png, .jpg, …)")
     p.add_argument("--size", type=int, default=512, help="longer side of the result in pixels")
     p.add_argument("--steps", type=int, default=300, help="optimisation steps (objective evaluations)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",

@@ -146,7 +146,7 @@ class Objective(nn.Module):
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         feats = self.model(image, self.layers)
-        zero = image.new_zeros((), dtype=torch.float32)
+        zero = image.new_zeros((), dtype=torch.promote_types(image.dtype, torch.float32))
         c = sum((content_loss(feats[n], self.content_targets[n]) for n in self.content_layers), zero)
         s = sum(
             (self.style_layer_weights[n] * style_layer_loss(feats[n], self.style_targets[n], self.gram_normalize)
@@ -239,14 +239,16 @@ def optimize(
         for row in values:
             for k, v in zip(LOSS_TERMS, row):
                 history[k].append(v)
-        bad = [k for k, v in zip(LOSS_TERMS, values[-1]) if not math.isfinite(v)]
-        if any(not math.isfinite(v) for row in values for v in row):
-            bad = bad or ["total"]
-            term = next((k for k in ("content", "style", "tv") if k in bad), "total")
+        first_bad = next((i for i, row in enumerate(values) if not all(map(math.isfinite, row))), None)
+        if first_bad is not None:
+            row = values[first_bad]
+            terms = [k for k, v in zip(LOSS_TERMS, row) if k != "total" and not math.isfinite(v)] or ["total"]
+            step = state["step"] - len(values) + first_bad + 1
             state["stop"] = "non-finite loss"
             state["message"] = (
-                f"the {term} loss became non-finite at step ≤ {state['step']}; likely causes: a learning "
-                f"rate too high (lr={lr}), or extreme weights. Returned the last image with finite losses."
+                f"the {' and '.join(terms)} loss became non-finite at step {step}; likely causes: a learning "
+                f"rate too high (lr={lr}), extreme loss weights, or a broken input image. "
+                "Returned the last image whose losses were finite."
             )
             raise StopOptimization
         state["last_good"] = x.detach().clone()
@@ -406,7 +408,7 @@ def stylize(
         )
     style_list = list(style) if isinstance(style, (list, tuple)) else [style]
     target_side = max(1, round(max(content_img.shape[-2:]) * style_scale))
-    styles = [resize_max_side(load_image(s), max(target_side, min_side)) for s in style_list]
+    styles = [_at_least(resize_max_side(load_image(s), target_side), min_side) for s in style_list]
     model = weights if isinstance(weights, VGG19Features) else load_vgg19(weights, device=dev)
     model = model.to(dev)
     content_img = content_img.to(dev)
@@ -430,6 +432,15 @@ def stylize(
         "device": str(dev), "size": tuple(content_img.shape[-2:]), "seed": seed,
     }
     return result
+
+
+def _at_least(image: torch.Tensor, min_side: int) -> torch.Tensor:
+    """Upscale (aspect kept) so the shorter side is at least ``min_side`` — deep layers need room."""
+    h, w = image.shape[-2:]
+    if min(h, w) >= min_side:
+        return image
+    scale = min_side / min(h, w)
+    return match_size(image, (max(min_side, round(h * scale)), max(min_side, round(w * scale))))
 
 
 def _initial_image(init, content: torch.Tensor, style: torch.Tensor, seed: int | None) -> torch.Tensor:
