@@ -23,16 +23,11 @@ from .images import (
 from .losses import content_loss, mean_cov, mean_cov_loss, style_layer_loss, style_loss, tv_loss
 from .settings import default_device, default_weights, pick, quick_mode
 from .setup import setup
-from .transfer import (
-    DEFAULT_CONTENT_LAYERS,
-    DEFAULT_STYLE_LAYERS,
-    Objective,
-    StepInfo,
-    StopOptimization,
-    StyleResult,
-    optimize,
-    stylize,
-)
+from .color import combine_luminance, luminance, match_color_histogram, match_luminance, rgb_to_yiq, yiq_to_rgb
+from .memory import OutOfMemory, estimate_bytes
+from .objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, Objective, masked_gram
+from .optimize import StepInfo, StopOptimization, StyleResult, optimize
+from .transfer import stylize
 from .vgg import (
     CONV_LAYERS,
     LAYER_INDEX,
@@ -57,5 +52,6 @@ __all__ = [
     "gram_matrix", "imagenet_denormalize", "imagenet_normalize", "layer_index", "layer_table", "load_image",
     "load_vgg19", "match_size", "mean_cov", "mean_cov_loss", "optimize", "pick", "quick_mode",
     "resize_max_side", "save_features_file", "save_image", "setup", "style_layer_loss", "style_loss",
-    "stylize", "to_numpy", "to_pil", "tv_loss",
+    "stylize", "to_numpy", "to_pil", "tv_loss", "combine_luminance", "luminance", "match_color_histogram",
+    "match_luminance", "rgb_to_yiq", "yiq_to_rgb", "OutOfMemory", "estimate_bytes", "masked_gram",
 ]

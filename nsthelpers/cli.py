@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Sequence
 
 from .images import ImageLoadError
-from .transfer import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, INITS, OPTIMIZERS, stylize
+from .objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+from .optimize import OPTIMIZERS
+from .transfer import INITS, stylize
 from .vgg import WEIGHT_CHOICES, WeightsUnavailableError
 
 

@@ -1,436 +1,240 @@
-"""The optimisation loop of Gatys et al.: targets computed once, then Adam or L-BFGS on the pixels.
+"""``stylize``: neural style transfer (Gatys et al.) from images to a finished picture.
 
-Three layers of API, from convenient to explicit:
-
-* :func:`stylize` — images in, :class:`StyleResult` out.
-* :class:`Objective` — the loss as a module, with content/style targets computed once (a style lab
-  re-uses one objective for many runs).
-* :func:`optimize` — runs Adam or L-BFGS on an image against an objective, records history,
-  calls a callback, stops cleanly on request, on Ctrl-C, or on a non-finite loss.
+Builds on :class:`~nsthelpers.objective.Objective` (the loss, targets computed once) and
+:func:`~nsthelpers.optimize.optimize` (the Adam / L-BFGS loop). Adds what a user of a whole run
+wants: loading and resizing, colour preservation, several styles (blended or in masked regions),
+coarse-to-fine scales for high resolution, a memory check before work and advice on out-of-memory.
 """
 from __future__ import annotations
 
-import contextlib
 import math
+import os
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import torch
-from torch import nn
 
-from .gram import gram_matrix
-from .images import load_image, match_size, resize_max_side, save_image
-from .losses import content_loss, style_layer_loss, tv_loss
+from .color import PRESERVE_COLOR, combine_luminance, luminance, match_color_histogram, match_luminance
+from .images import load_image, match_size, resize_max_side
+from .memory import OutOfMemory, check_fits, free_cached, is_oom
+from .objective import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYERS,
+    STYLE_LOSSES,
+    Objective,
+    _check_layers,
+    _check_weight,
+    _min_side_for,
+)
+from .optimize import DEFAULT_LR, OPTIMIZERS, StepInfo, StyleResult, optimize, resolve_precision
 from .settings import default_device
-from .vgg import VGG19Features, deepest_layer, layer_index, load_vgg19
+from .vgg import VGG19Features, deepest_layer, load_vgg19
 
-DEFAULT_CONTENT_LAYERS: tuple[str, ...] = ("relu4_2",)
-DEFAULT_STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("content", "noise", "style")
-# Activations of the Caffe model (0-255 input) are ~60x those of ImageNet-normalised models, so the
-# style term (4th power of activations) vs the content term (2nd power) differs by ~60². These are the
-# defaults that give a balanced picture for each preprocessing convention (see notebook 05).
-DEFAULT_STYLE_WEIGHT = {"caffe": 1e2, "imagenet": 3e5}
-DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
-LOSS_TERMS = ("total", "content", "style", "tv")
-
-
-class StopOptimization(Exception):
-    """Raised inside a callback (or returned as True) to end a run early and keep the image so far."""
-
-
-@dataclass
-class StepInfo:
-    """What a callback receives every ``callback_every`` steps."""
-
-    step: int
-    steps: int
-    losses: dict[str, float]
-    image: torch.Tensor  # (1, 3, H, W) in [0, 1], detached, on the optimisation device
-
-
-@dataclass
-class StyleResult:
-    """Outcome of a run: the image (CPU, (1,3,H,W), in [0,1]), per-step loss history, timings."""
-
-    image: torch.Tensor
-    history: dict[str, list[float]]
-    steps_done: int
-    timings: dict[str, float]
-    stopped: str = "finished"  # "finished" | "callback" | "interrupted" | "non-finite loss"
-    message: str = ""
-    settings: dict = field(default_factory=dict)
-
-    @property
-    def final_losses(self) -> dict[str, float]:
-        """The last recorded value of each loss term."""
-        return {k: v[-1] for k, v in self.history.items() if v}
-
-    def save(self, path: str | Path) -> Path:
-        """Write the image (PNG/JPEG by suffix)."""
-        return save_image(self.image, path)
-
-
-def _check_layers(names: Sequence[str], what: str) -> list[str]:
-    names = list(names)
-    for n in names:
-        try:
-            layer_index(n)
-        except ValueError as exc:
-            raise ValueError(f"{what}: {exc}") from None
-    return names
-
-
-def _min_side_for(layers: Sequence[str]) -> int:
-    """Smallest image side for which every named layer still has at least 1×1 activations."""
-    deepest = deepest_layer(layers)
-    block = int(deepest[-3]) if deepest.startswith(("conv", "relu")) else int(deepest[-1]) + 1
-    return 2 ** (block - 1)
-
-
-class Objective(nn.Module):
-    """The NST loss for one content image and one or more style images, targets computed once.
-
-    ``objective(image)`` returns ``{"total", "content", "style", "tv"}`` (0-dim tensors). Weights and
-    per-layer style weights are plain attributes, so a lab can change them without recomputing targets.
-    Several style images are blended by ``style_blend`` (weights of their Gram targets).
-    """
-
-    def __init__(
-        self,
-        model: VGG19Features,
-        content: torch.Tensor,
-        styles: Sequence[torch.Tensor],
-        *,
-        content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
-        style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
-        style_layer_weights: Sequence[float] | Mapping[str, float] | None = None,
-        style_blend: Sequence[float] | None = None,
-        content_weight: float = 1.0,
-        style_weight: float | None = None,
-        tv_weight: float = 1.0,
-        gram_normalize: str = "chw",
-    ):
-        super().__init__()
-        self.content_layers = _check_layers(content_layers, "content_layers")
-        self.style_layers = _check_layers(style_layers, "style_layers")
-        if not self.content_layers and not self.style_layers:
-            raise ValueError("content_layers and style_layers are both empty: name at least one layer")
-        self.model = model.truncated(deepest_layer(self.content_layers + self.style_layers))
-        self.layers = list(dict.fromkeys(self.content_layers + self.style_layers))
-        self.gram_normalize = gram_normalize
-        self.content_weight = float(content_weight)
-        self.style_weight = float(DEFAULT_STYLE_WEIGHT[model.preprocess.convention] if style_weight is None else style_weight)
-        self.tv_weight = float(tv_weight)
-        self.style_layer_weights = _layer_weights(self.style_layers, style_layer_weights)
-        self.set_targets(content, styles, style_blend)
-
-    @torch.no_grad()
-    def set_targets(self, content: torch.Tensor, styles: Sequence[torch.Tensor], style_blend: Sequence[float] | None = None) -> None:
-        """(Re)compute the content activations and blended style Gram targets."""
-        if not styles:
-            raise ValueError("at least one style image is needed")
-        blend = _blend_weights(len(styles), style_blend)
-        feats = self.model(content, self.content_layers) if self.content_layers else {}
-        self.content_targets = {n: feats[n].detach() for n in self.content_layers}
-        grams: dict[str, torch.Tensor] = {}
-        for w, style in zip(blend, styles):
-            sf = self.model(style, self.style_layers) if self.style_layers else {}
-            for n in self.style_layers:
-                g = w * gram_matrix(sf[n], self.gram_normalize)
-                grams[n] = g if n not in grams else grams[n] + g
-        self.style_targets = grams
-
-    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        feats = self.model(image, self.layers)
-        zero = image.new_zeros((), dtype=torch.promote_types(image.dtype, torch.float32))
-        c = sum((content_loss(feats[n], self.content_targets[n]) for n in self.content_layers), zero)
-        s = sum(
-            (self.style_layer_weights[n] * style_layer_loss(feats[n], self.style_targets[n], self.gram_normalize)
-             for n in self.style_layers),
-            zero,
-        )
-        t = tv_loss(image) if self.tv_weight else zero
-        total = self.content_weight * c + self.style_weight * s + self.tv_weight * t
-        return {"total": total, "content": c, "style": s, "tv": t}
-
-
-def _layer_weights(layers: list[str], weights) -> dict[str, float]:
-    if weights is None:
-        return {n: 1.0 for n in layers}
-    if isinstance(weights, Mapping):
-        unknown = set(weights) - set(layers)
-        if unknown:
-            raise ValueError(f"style_layer_weights names {sorted(unknown)} which are not in style_layers {layers}")
-        out = {n: float(weights.get(n, 1.0)) for n in layers}
-    else:
-        weights = list(weights)
-        if len(weights) != len(layers):
-            raise ValueError(f"style_layer_weights has {len(weights)} values for {len(layers)} style layers {layers}")
-        out = {n: float(w) for n, w in zip(layers, weights)}
-    bad = {n: w for n, w in out.items() if not (w >= 0 and math.isfinite(w))}
-    if bad:
-        raise ValueError(f"style_layer_weights must be finite and ≥ 0, got {bad}")
-    return out
-
-
-def _blend_weights(n: int, blend: Sequence[float] | None) -> list[float]:
-    if blend is None:
-        return [1.0 / n] * n
-    blend = [float(b) for b in blend]
-    if len(blend) != n or any(b < 0 or not math.isfinite(b) for b in blend) or sum(blend) <= 0:
-        raise ValueError(f"style_blend must be {n} finite non-negative numbers with a positive sum, got {blend}")
-    total = sum(blend)
-    return [b / total for b in blend]
-
-
-def _check_weight(name: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number ≥ 0, got {value!r}")
-
-
-def optimize(
-    objective: Objective,
-    init: torch.Tensor,
-    *,
-    steps: int = 300,
-    optimizer: str = "adam",
-    lr: float | None = None,
-    lr_decay: bool = True,
-    callback: Callable[[StepInfo], bool | None] | None = None,
-    callback_every: int = 10,
-    progress: bool = False,
-) -> StyleResult:
-    """Optimise the pixels of ``init`` (RGB in [0, 1]) to lower ``objective``.
-
-    Adam keeps pixels in [0, 1] after every step and, with ``lr_decay``, follows a cosine schedule
-    to 5 % of ``lr``; L-BFGS uses a strong-Wolfe line search and the result is clipped at the end.
-    One "step" is one objective evaluation (L-BFGS's line search counts its evaluations).
-
-    The run ends early, keeping the image so far, when the callback returns True or raises
-    :class:`StopOptimization`, on KeyboardInterrupt, or when a loss turns non-finite (then the last
-    image with finite losses is returned and ``message`` names the term).
-    """
-    if not isinstance(steps, int) or steps <= 0:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer={optimizer!r}; choose one of {OPTIMIZERS}")
-    lr = DEFAULT_LR[optimizer] if lr is None else lr
-    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if callback_every <= 0:
-        raise ValueError(f"callback_every must be ≥ 1, got {callback_every}")
-
-    x = init.detach().clone().clamp_(0, 1).requires_grad_(True)
-    history: dict[str, list[float]] = {k: [] for k in LOSS_TERMS}
-    pending: list[torch.Tensor] = []  # stacked loss terms not yet copied to the host
-    state = {"step": 0, "last_good": x.detach().clone(), "stop": "finished", "message": ""}
-    bar = _progress_bar(steps) if progress else None
-
-    def flush() -> None:
-        """Copy pending losses to the host (one sync), check they are finite, remember a good image."""
-        if not pending:
-            return
-        values = torch.stack(pending).cpu().tolist()
-        pending.clear()
-        for row in values:
-            for k, v in zip(LOSS_TERMS, row):
-                history[k].append(v)
-        first_bad = next((i for i, row in enumerate(values) if not all(map(math.isfinite, row))), None)
-        if first_bad is not None:
-            row = values[first_bad]
-            terms = [k for k, v in zip(LOSS_TERMS, row) if k != "total" and not math.isfinite(v)] or ["total"]
-            step = state["step"] - len(values) + first_bad + 1
-            state["stop"] = "non-finite loss"
-            state["message"] = (
-                f"the {' and '.join(terms)} loss became non-finite at step {step}; likely causes: a learning "
-                f"rate too high (lr={lr}), extreme loss weights, or a broken input image. "
-                "Returned the last image whose losses were finite."
-            )
-            raise StopOptimization
-        state["last_good"] = x.detach().clone()
-        if bar is not None:
-            bar.n = state["step"]
-            bar.set_postfix({k: f"{history[k][-1]:.3g}" for k in LOSS_TERMS}, refresh=False)
-            bar.refresh()
-
-    def evaluate() -> torch.Tensor:
-        if state["step"] >= steps:
-            raise StopOptimization
-        losses = objective(x)
-        losses["total"].backward()
-        state["step"] += 1
-        pending.append(torch.stack([losses[k].detach().float() for k in LOSS_TERMS]))
-        step = state["step"]
-        if step % callback_every == 0 or step == steps:
-            flush()
-            if callback is not None:
-                info = StepInfo(step, steps, {k: history[k][-1] for k in LOSS_TERMS}, x.detach().clamp(0, 1))
-                if callback(info):
-                    state["stop"] = "callback"
-                    raise StopOptimization
-        return losses["total"]
-
-    t0 = time.perf_counter()
-    try:
-        if optimizer == "adam":
-            opt = torch.optim.Adam([x], lr=lr)
-            while state["step"] < steps:
-                if lr_decay:
-                    opt.param_groups[0]["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * state["step"] / steps)))
-                opt.zero_grad(set_to_none=True)
-                evaluate()
-                opt.step()
-                with torch.no_grad():
-                    x.clamp_(0, 1)
-        else:
-            opt = torch.optim.LBFGS([x], lr=lr, max_iter=steps, max_eval=steps + 1, history_size=50,
-                                    tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
-
-            def closure() -> torch.Tensor:
-                opt.zero_grad(set_to_none=True)
-                return evaluate()
-
-            while state["step"] < steps:
-                before = state["step"]
-                opt.step(closure)
-                if state["step"] == before:  # converged exactly: nothing left to do
-                    break
-        try:
-            flush()
-        except StopOptimization:
-            pass
-    except StopOptimization:
-        if state["stop"] == "finished" and state["step"] < steps:
-            state["stop"] = "callback"
-        if state["stop"] != "non-finite loss":
-            try:
-                flush()
-            except StopOptimization:
-                pass
-    except KeyboardInterrupt:
-        state["stop"] = "interrupted"
-        state["message"] = f"interrupted at step {state['step']}; returning the image so far"
-        pending.clear()
-    finally:
-        if bar is not None:
-            bar.close()
-    elapsed = time.perf_counter() - t0
-
-    final = state["last_good"] if state["stop"] == "non-finite loss" else x.detach()
-    final = torch.nan_to_num(final.float(), nan=0.0).clamp(0, 1).cpu()
-    done = state["step"]
-    timings = {"optimize_s": elapsed, "ms_per_step": 1000 * elapsed / max(done, 1)}
-    return StyleResult(final, history, done, timings, state["stop"], state["message"])
-
-
-def _progress_bar(steps: int):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=steps, desc="stylize", unit="step")
 
 
 def stylize(
     content,
     style,
     *,
-    steps: int = 300,
+    steps: int | Sequence[int] = 300,
     optimizer: str = "adam",
     content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
     style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
     style_layer_weights: Sequence[float] | Mapping[str, float] | None = None,
     style_blend: Sequence[float] | None = None,
+    masks: Sequence[torch.Tensor] | None = None,
+    style_loss: str = "gram",
     content_weight: float = 1.0,
     style_weight: float | None = None,
     tv_weight: float = 1.0,
     init: str | torch.Tensor = "content",
     lr: float | None = None,
     size: int | None = None,
+    scales: Sequence[int] | None = None,
     style_scale: float = 1.0,
+    preserve_color: str | None = None,
     weights: str | VGG19Features | None = None,
     device: str | torch.device | None = None,
+    precision: str = "auto",
     seed: int | None = 0,
     callback: Callable[[StepInfo], bool | None] | None = None,
     callback_every: int = 10,
+    checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    auto_downsize: bool = False,
     progress: bool = False,
 ) -> StyleResult:
     """Neural style transfer (Gatys et al.): paint ``content`` in the style of ``style``.
 
     Args:
         content: path, PIL image, ndarray or (1,3,H,W) tensor in [0, 1].
-        style: the same kinds, or a list of them to blend (``style_blend`` weights).
-        steps: objective evaluations. optimizer: ``"adam"`` or ``"lbfgs"``.
+        style: the same kinds, or a list of them (blended by ``style_blend``, or one per mask).
+        steps: objective evaluations (with ``scales``: one number per scale, or one for all).
+        optimizer: ``"adam"`` or ``"lbfgs"``.
         content_layers, style_layers: VGG19 layer names (default relu4_2 / relu1_1 … relu5_1).
         style_layer_weights: one weight per style layer (list or {layer: weight}), default 1 each.
+        style_blend: weights of several style images' targets (default equal).
+        masks: one (H, W) mask in [0, 1] per style image: each style paints only its region.
+        style_loss: ``"gram"`` (Gatys) or ``"mean_cov"`` (match feature means and covariances).
         content_weight, style_weight, tv_weight: loss weights (≥ 0). ``style_weight=None`` picks the
             default for the model's preprocessing (Caffe activations are ~60× larger).
         init: ``"content"``, ``"noise"``, ``"style"``, or an image tensor.
         lr: learning rate (default 0.02 for Adam on [0,1] pixels, 1 for L-BFGS).
         size: longer side of the result in pixels (content is resized; default: as loaded).
+        scales: coarse-to-fine longer sides, e.g. ``[256, 512, 1024]``: each scale starts from the
+            previous result, upsampled (high resolution for a fraction of the cost).
         style_scale: style images are resized so their longer side is ``style_scale`` × the content's.
+        preserve_color: ``None``, ``"luminance"`` (transfer luminance only, keep the content's
+            colours) or ``"histogram"`` (recolour the style to the content's colour statistics first).
         weights: a loaded :class:`VGG19Features` (re-used, fastest) or a name for :func:`load_vgg19`.
         device: ``"cpu"``, ``"cuda"``, ``"mps"``; default the best available.
+        precision: ``"auto"`` (bf16 autocast for VGG on CUDA, fp32 elsewhere), ``"fp32"``, ``"bf16"``.
         seed: seeds the noise init (runs on CPU are reproducible).
         callback: called every ``callback_every`` steps with a :class:`StepInfo`; return True to stop.
+        checkpoint_path, checkpoint_every: save progress; re-running with the same path resumes.
+        auto_downsize: on out-of-memory, retry at a smaller size instead of raising.
         progress: show a tqdm progress bar with the current losses.
 
     Returns:
         :class:`StyleResult` with ``image`` always finite and in [0, 1].
+
+    Raises:
+        ValueError: a bad parameter (raised before any work, naming the parameter and what is allowed).
+        OutOfMemory: the run does not fit; the message names a size that should.
     """
     for name, value in (("content_weight", content_weight), ("tv_weight", tv_weight)):
         _check_weight(name, value)
     if style_weight is not None:
         _check_weight("style_weight", style_weight)
-    if size is not None and (not isinstance(size, int) or size <= 0):
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size <= 0):
         raise ValueError(f"size must be a positive integer number of pixels, got {size!r}")
-    if not (isinstance(style_scale, (int, float)) and style_scale > 0):
-        raise ValueError(f"style_scale must be > 0, got {style_scale!r}")
+    if not (isinstance(style_scale, (int, float)) and style_scale > 0 and math.isfinite(style_scale)):
+        raise ValueError(f"style_scale must be a finite number > 0, got {style_scale!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer={optimizer!r}; choose one of {OPTIMIZERS}")
     if isinstance(init, str) and init not in INITS:
         raise ValueError(f"init={init!r}; choose one of {INITS} or pass an image tensor")
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if preserve_color not in (None, *PRESERVE_COLOR):
+        raise ValueError(f"preserve_color={preserve_color!r}; choose None, 'luminance' or 'histogram'")
+    if style_loss not in STYLE_LOSSES:
+        raise ValueError(f"style_loss={style_loss!r}; choose one of {STYLE_LOSSES}")
+    if lr is not None and not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    step_list = _steps_per_scale(steps, scales)
     c_layers = _check_layers(content_layers, "content_layers")
     s_layers = _check_layers(style_layers, "style_layers")
+    dev = default_device(device)
+    resolve_precision(precision, dev)
 
     t0 = time.perf_counter()
-    dev = default_device(device)
-    content_img = load_image(content, size=size) if size is not None else load_image(content)
-    min_side = _min_side_for(c_layers + s_layers)
-    if min(content_img.shape[-2:]) < min_side:
-        raise ValueError(
-            f"the content image is {tuple(content_img.shape[-2:])} px; layer {deepest_layer(c_layers + s_layers)} "
-            f"needs at least {min_side} px per side — use a larger size or shallower layers"
-        )
-    style_list = list(style) if isinstance(style, (list, tuple)) else [style]
-    target_side = max(1, round(max(content_img.shape[-2:]) * style_scale))
-    styles = [_at_least(resize_max_side(load_image(s), target_side), min_side) for s in style_list]
+    content_img = load_image(content)
+    style_imgs = [load_image(s) for s in (style if isinstance(style, (list, tuple)) else [style])]
     model = weights if isinstance(weights, VGG19Features) else load_vgg19(weights, device=dev)
     model = model.to(dev)
-    content_img = content_img.to(dev)
-    styles = [s.to(dev) for s in styles]
+    load_s = time.perf_counter() - t0
 
-    objective = Objective(
-        model, content_img, styles,
-        content_layers=c_layers, style_layers=s_layers, style_layer_weights=style_layer_weights,
-        style_blend=style_blend, content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
+    sizes = list(scales) if scales else [size]
+    if scales and any(not isinstance(s, int) or s <= 0 for s in sizes):
+        raise ValueError(f"scales must be positive integers (longer sides in pixels), got {list(scales)}")
+    common = dict(
+        optimizer=optimizer, c_layers=c_layers, s_layers=s_layers, style_layer_weights=style_layer_weights,
+        style_blend=style_blend, masks=masks, style_loss=style_loss, content_weight=content_weight,
+        style_weight=style_weight, tv_weight=tv_weight, lr=lr, style_scale=style_scale,
+        preserve_color=preserve_color, model=model, dev=dev, precision=precision, seed=seed,
+        callback=callback, callback_every=callback_every, progress=progress,
     )
-    start = _initial_image(init, content_img, styles[0], seed)
-    setup_s = time.perf_counter() - t0
-    result = optimize(objective, start, steps=steps, optimizer=optimizer, lr=lr, callback=callback,
-                      callback_every=callback_every, progress=progress)
-    result.timings["setup_s"] = setup_s
-    result.settings = {
-        "steps": steps, "optimizer": optimizer, "content_layers": c_layers, "style_layers": s_layers,
-        "content_weight": objective.content_weight, "style_weight": objective.style_weight,
-        "tv_weight": tv_weight, "init": init if isinstance(init, str) else "tensor",
-        "lr": DEFAULT_LR[optimizer] if lr is None else lr, "weights": model.weights_name,
-        "device": str(dev), "size": tuple(content_img.shape[-2:]), "seed": seed,
-    }
+    current_init: str | torch.Tensor = init
+    result: StyleResult | None = None
+    histories: dict[str, list[float]] = {}
+    for i, (side, n_steps) in enumerate(zip(sizes, step_list)):
+        ckpt = None
+        if checkpoint_path is not None:
+            ckpt = str(checkpoint_path) if len(sizes) == 1 else f"{checkpoint_path}.scale{i}"
+        while True:
+            try:
+                result = _stylize_at(content_img, style_imgs, side, n_steps, current_init, ckpt, checkpoint_every, **common)
+                break
+            except OutOfMemory as exc:
+                free_cached(dev)
+                current = side or max(content_img.shape[-2:])
+                if not auto_downsize or exc.suggested_size >= current or exc.suggested_size < 32:
+                    raise
+                side = exc.suggested_size
+        for k, v in result.history.items():
+            histories.setdefault(k, []).extend(v)
+        if result.stopped != "finished":
+            break
+        current_init = result.image
+    assert result is not None
+    result.history = histories
+    result.timings["setup_s"] = load_s + result.timings.pop("prepare_s", 0.0)
+    result.settings.update({
+        "steps": step_list if scales else step_list[0], "scales": list(scales) if scales else None,
+        "optimizer": optimizer, "content_layers": c_layers, "style_layers": s_layers, "tv_weight": tv_weight,
+        "init": init if isinstance(init, str) else "tensor", "lr": DEFAULT_LR[optimizer] if lr is None else lr,
+        "weights": model.weights_name, "device": str(dev), "size": tuple(result.image.shape[-2:]), "seed": seed,
+        "preserve_color": preserve_color, "style_loss": style_loss, "precision": precision,
+    })
+    return result
+
+
+def _steps_per_scale(steps, scales) -> list[int]:
+    n = len(scales) if scales else 1
+    step_list = [steps] * n if isinstance(steps, int) else list(steps)
+    if len(step_list) != n or any(not isinstance(s, int) or isinstance(s, bool) or s <= 0 for s in step_list):
+        raise ValueError(f"steps must be a positive integer{' or one per scale' if scales else ''}, got {steps!r}")
+    return step_list
+
+
+def _stylize_at(content_img, style_imgs, side, steps, init, checkpoint_path, checkpoint_every, *, optimizer,
+                c_layers, s_layers, style_layer_weights, style_blend, masks, style_loss, content_weight,
+                style_weight, tv_weight, lr, style_scale, preserve_color, model, dev, precision, seed,
+                callback, callback_every, progress) -> StyleResult:
+    """One optimisation at one image size (``side`` = longer side, or None for as loaded)."""
+    t0 = time.perf_counter()
+    content_img = resize_max_side(content_img, side) if side is not None else content_img
+    layers = c_layers + s_layers
+    min_side = _min_side_for(layers)
+    hw = tuple(content_img.shape[-2:])
+    if min(hw) < min_side:
+        raise ValueError(
+            f"the content image is {hw[0]}×{hw[1]} px; layer {deepest_layer(layers)} needs at least "
+            f"{min_side} px per side — use a larger size or shallower layers"
+        )
+    check_fits(hw, layers, dev)
+    target_side = max(1, round(max(hw) * style_scale))
+    styles = [_at_least(resize_max_side(s, target_side), min_side) for s in style_imgs]
+    if preserve_color == "histogram":
+        styles = [match_color_histogram(s, content_img) for s in styles]
+    elif preserve_color == "luminance":
+        styles = [match_luminance(s, content_img) for s in styles]
+    optimised_content = luminance(content_img) if preserve_color == "luminance" else content_img
+    start = _initial_image(init, optimised_content, styles[0], seed)
+    if preserve_color == "luminance" and isinstance(init, torch.Tensor):
+        start = luminance(start)
+    try:
+        objective = Objective(
+            model, optimised_content.to(dev), [s.to(dev) for s in styles],
+            content_layers=c_layers, style_layers=s_layers, style_layer_weights=style_layer_weights,
+            style_blend=style_blend, content_weight=content_weight, style_weight=style_weight,
+            tv_weight=tv_weight, style_loss=style_loss, masks=masks,
+        )
+        prepare_s = time.perf_counter() - t0
+        result = optimize(objective, start.to(dev), steps=steps, optimizer=optimizer, lr=lr, precision=precision,
+                          callback=callback, callback_every=callback_every, checkpoint_path=checkpoint_path,
+                          checkpoint_every=checkpoint_every, progress=progress)
+    except Exception as exc:
+        if not is_oom(exc):
+            raise
+        fit = max(16, int(max(hw) * 0.7) // 16 * 16)
+        raise OutOfMemory(
+            f"out of memory at {hw[0]}×{hw[1]} on {dev.type}. Use size={fit} (or smaller), or "
+            "auto_downsize=True to retry smaller automatically, or device='cpu'.", fit) from None
+    if preserve_color == "luminance":
+        result.image = combine_luminance(result.image, content_img)
+    result.timings["prepare_s"] = prepare_s
+    result.settings.update({"content_weight": objective.content_weight, "style_weight": objective.style_weight})
     return result
 
 
@@ -445,11 +249,10 @@ def _at_least(image: torch.Tensor, min_side: int) -> torch.Tensor:
 
 def _initial_image(init, content: torch.Tensor, style: torch.Tensor, seed: int | None) -> torch.Tensor:
     if isinstance(init, torch.Tensor):
-        return match_size(load_image(init).to(content.device), tuple(content.shape[-2:]))
+        return match_size(load_image(init), tuple(content.shape[-2:]))
     if init == "content":
         return content.clone()
     if init == "style":
         return match_size(style, tuple(content.shape[-2:]))
     gen = torch.Generator().manual_seed(0 if seed is None else seed)
-    noise = torch.rand(content.shape, generator=gen)
-    return noise.to(content.device)
+    return torch.rand(content.shape, generator=gen)

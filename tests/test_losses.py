@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from nsthelpers import content_loss, gram_matrix, mean_cov, mean_cov_loss, style_loss, tv_loss
-from nsthelpers.transfer import Objective
+from nsthelpers import Objective
 
 
 def test_content_loss_is_mse(rng):

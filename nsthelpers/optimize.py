@@ -1,0 +1,293 @@
+"""Running Adam or L-BFGS on the pixels of an image against an :class:`~nsthelpers.objective.Objective`.
+
+Records the loss history without a host sync per step (losses are copied every ``callback_every``
+steps), calls a callback, stops cleanly on request, on Ctrl-C or on a non-finite loss, and can
+checkpoint a long run so that an interrupted one resumes where it stopped.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .images import save_image
+from .objective import Objective
+
+OPTIMIZERS = ("adam", "lbfgs")
+PRECISIONS = ("auto", "fp32", "bf16")
+DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
+LOSS_TERMS = ("total", "content", "style", "tv")
+CHECKPOINT_FORMAT = "nsthelpers-checkpoint"
+
+
+class StopOptimization(Exception):
+    """Raised inside a callback (or returned as True) to end a run early and keep the image so far."""
+
+
+@dataclass
+class StepInfo:
+    """What a callback receives every ``callback_every`` steps."""
+
+    step: int
+    steps: int
+    losses: dict[str, float]
+    image: torch.Tensor  # (1, 3, H, W) in [0, 1], detached, on the optimisation device
+
+
+@dataclass
+class StyleResult:
+    """Outcome of a run: the image (CPU, (1,3,H,W), in [0,1]), per-step loss history, timings."""
+
+    image: torch.Tensor
+    history: dict[str, list[float]]
+    steps_done: int
+    timings: dict[str, float]
+    stopped: str = "finished"  # "finished" | "callback" | "interrupted" | "non-finite loss"
+    message: str = ""
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def final_losses(self) -> dict[str, float]:
+        """The last recorded value of each loss term."""
+        return {k: v[-1] for k, v in self.history.items() if v}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the image (PNG/JPEG by suffix)."""
+        return save_image(self.image, path)
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for a precision choice: ``"auto"`` is bf16 on CUDA, fp32 elsewhere."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}; choose one of {PRECISIONS}")
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.bfloat16
+    return None
+
+
+def optimize(
+    objective: Objective,
+    init: torch.Tensor,
+    *,
+    steps: int = 300,
+    optimizer: str = "adam",
+    lr: float | None = None,
+    lr_decay: bool = True,
+    precision: str = "auto",
+    callback: Callable[[StepInfo], bool | None] | None = None,
+    callback_every: int = 10,
+    checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    progress: bool = False,
+) -> StyleResult:
+    """Optimise the pixels of ``init`` (RGB in [0, 1]) to lower ``objective``.
+
+    Adam keeps pixels in [0, 1] after every step and, with ``lr_decay``, follows a cosine schedule
+    to 5 % of ``lr``; L-BFGS uses a strong-Wolfe line search and the result is clipped at the end.
+    One "step" is one objective evaluation (L-BFGS's line search counts its evaluations).
+
+    ``precision="auto"`` runs VGG under bf16 autocast on CUDA (Gram matrices and losses stay fp32)
+    and in fp32 elsewhere; ``"fp32"`` forces full precision, ``"bf16"`` forces autocast.
+
+    With ``checkpoint_path``, the image, step, loss history and optimiser state are written there
+    (atomically) every ``checkpoint_every`` steps; if the file already exists for this problem,
+    the run resumes from it.
+
+    The run ends early, keeping the image so far, when the callback returns True or raises
+    :class:`StopOptimization`, on KeyboardInterrupt, or when a loss turns non-finite (then the last
+    image with finite losses is returned and ``message`` names the term).
+    """
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer={optimizer!r}; choose one of {OPTIMIZERS}")
+    lr = DEFAULT_LR[optimizer] if lr is None else lr
+    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    if callback_every <= 0:
+        raise ValueError(f"callback_every must be ≥ 1, got {callback_every}")
+    if checkpoint_every is not None and checkpoint_every <= 0:
+        raise ValueError(f"checkpoint_every must be ≥ 1, got {checkpoint_every}")
+    autocast_dtype = resolve_precision(precision, init.device)
+    checkpoint = Path(checkpoint_path) if checkpoint_path is not None else None
+    if checkpoint is not None and checkpoint_every is None:
+        checkpoint_every = max(callback_every, 50)
+
+    x = init.detach().clone().clamp_(0, 1)
+    if init.device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+        objective.model.to(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    history: dict[str, list[float]] = {k: [] for k in LOSS_TERMS}
+    pending: list[torch.Tensor] = []  # stacked loss terms not yet copied to the host
+    state = {"step": 0, "last_good": x.detach().clone(), "stop": "finished", "message": ""}
+    fingerprint = {"shape": tuple(x.shape), "steps": steps, "optimizer": optimizer, "lr": lr}
+    resumed = _load_checkpoint(checkpoint, fingerprint) if checkpoint is not None else None
+    if resumed is not None:
+        with torch.no_grad():
+            x.copy_(resumed["image"].to(x.device))
+        state["step"] = resumed["step"]
+        for k in LOSS_TERMS:
+            history[k] = list(resumed["history"][k])
+        state["last_good"] = x.detach().clone()
+    bar = _progress_bar(steps, state["step"]) if progress else None
+
+    def flush() -> None:
+        """Copy pending losses to the host (one sync), check they are finite, remember a good image."""
+        if not pending:
+            return
+        values = torch.stack(pending).cpu().tolist()
+        pending.clear()
+        for row in values:
+            for k, v in zip(LOSS_TERMS, row):
+                history[k].append(v)
+        first_bad = next((i for i, row in enumerate(values) if not all(map(math.isfinite, row))), None)
+        if first_bad is not None:
+            row = values[first_bad]
+            terms = [k for k, v in zip(LOSS_TERMS, row) if k != "total" and not math.isfinite(v)] or ["total"]
+            step = state["step"] - len(values) + first_bad + 1
+            state["stop"] = "non-finite loss"
+            state["message"] = (
+                f"the {' and '.join(terms)} loss became non-finite at step {step}; likely causes: a learning "
+                f"rate too high (lr={lr}), extreme loss weights, or a broken input image. "
+                "Returned the last image whose losses were finite."
+            )
+            raise StopOptimization
+        state["last_good"] = x.detach().clone()
+        if bar is not None:
+            bar.n = state["step"]
+            bar.set_postfix({k: f"{history[k][-1]:.3g}" for k in LOSS_TERMS}, refresh=False)
+            bar.refresh()
+
+    def evaluate() -> torch.Tensor:
+        if state["step"] >= steps:
+            raise StopOptimization
+        with torch.autocast(x.device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext():
+            losses = objective(x)
+        losses["total"].backward()
+        state["step"] += 1
+        pending.append(torch.stack([losses[k].detach().float() for k in LOSS_TERMS]))
+        step = state["step"]
+        if step % callback_every == 0 or step == steps:
+            flush()
+            if callback is not None:
+                info = StepInfo(step, steps, {k: history[k][-1] for k in LOSS_TERMS}, x.detach().clamp(0, 1))
+                if callback(info):
+                    state["stop"] = "callback"
+                    raise StopOptimization
+        return losses["total"]
+
+    def save_checkpoint(opt_state: dict | None) -> None:
+        flush()
+        _save_checkpoint(checkpoint, fingerprint, x.detach(), state["step"], history, opt_state)
+
+    t0 = time.perf_counter()
+    cudnn_benchmark = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        if optimizer == "adam":
+            opt = torch.optim.Adam([x], lr=lr)
+            if resumed is not None and resumed.get("optimizer"):
+                opt.load_state_dict(resumed["optimizer"])
+            while state["step"] < steps:
+                if lr_decay:
+                    opt.param_groups[0]["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * state["step"] / steps)))
+                opt.zero_grad(set_to_none=True)
+                evaluate()
+                opt.step()
+                with torch.no_grad():
+                    x.clamp_(0, 1)
+                if checkpoint is not None and state["step"] % checkpoint_every == 0:
+                    save_checkpoint(opt.state_dict())
+        else:
+            # L-BFGS's curvature history is not checkpointed: a resumed run restarts it from the saved image.
+            opt = torch.optim.LBFGS([x], lr=lr, max_iter=steps, max_eval=steps + 1, history_size=50,
+                                    tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
+
+            def closure() -> torch.Tensor:
+                opt.zero_grad(set_to_none=True)
+                loss = evaluate()
+                if checkpoint is not None and state["step"] % checkpoint_every == 0:
+                    save_checkpoint(None)
+                return loss
+
+            while state["step"] < steps:
+                before = state["step"]
+                opt.step(closure)
+                if state["step"] == before:  # converged exactly: nothing left to do
+                    break
+        with contextlib.suppress(StopOptimization):
+            flush()
+    except StopOptimization:
+        if state["stop"] == "finished" and state["step"] < steps:
+            state["stop"] = "callback"
+        if state["stop"] != "non-finite loss":
+            with contextlib.suppress(StopOptimization):
+                flush()
+    except KeyboardInterrupt:
+        state["stop"] = "interrupted"
+        state["message"] = f"interrupted at step {state['step']}; returning the image so far"
+        pending.clear()
+        if checkpoint is not None:
+            state["message"] += f" (re-run with the same checkpoint_path to resume from step {_checkpoint_step(checkpoint)})"
+    finally:
+        torch.backends.cudnn.benchmark = cudnn_benchmark
+        if bar is not None:
+            bar.close()
+    elapsed = time.perf_counter() - t0
+
+    final = state["last_good"] if state["stop"] == "non-finite loss" else x.detach()
+    final = torch.nan_to_num(final.float(), nan=0.0).clamp(0, 1).cpu().contiguous()
+    done = state["step"]
+    new_steps = done - (resumed["step"] if resumed is not None else 0)
+    timings = {"optimize_s": elapsed, "ms_per_step": 1000 * elapsed / max(new_steps, 1)}
+    result = StyleResult(final, history, done, timings, state["stop"], state["message"])
+    if resumed is not None:
+        result.settings["resumed_from_step"] = resumed["step"]
+    return result
+
+
+def _progress_bar(steps: int, initial: int = 0):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=steps, initial=initial, desc="stylize", unit="step")
+
+
+def _save_checkpoint(path: Path, fingerprint: dict, image: torch.Tensor, step: int,
+                     history: dict[str, list[float]], opt_state: dict | None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "image": image.cpu().contiguous(),
+               "step": step, "history": history, "optimizer": opt_state}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, fingerprint: dict) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise ValueError(f"checkpoint {path} is unreadable ({type(exc).__name__}); delete it to start afresh") from None
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not an nsthelpers checkpoint; choose another checkpoint_path")
+    if data["fingerprint"] != fingerprint:
+        raise ValueError(
+            f"checkpoint {path} belongs to another run ({data['fingerprint']}, this one is {fingerprint}); "
+            "delete it or choose another checkpoint_path"
+        )
+    return data
+
+
+def _checkpoint_step(path: Path) -> int:
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=False)["step"])
+    except Exception:
+        return 0
