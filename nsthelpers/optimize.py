@@ -126,13 +126,15 @@ def optimize(
     x.requires_grad_(True)
     history: dict[str, list[float]] = {k: [] for k in LOSS_TERMS}
     pending: list[torch.Tensor] = []  # stacked loss terms not yet copied to the host
-    state = {"step": 0, "last_good": x.detach().clone(), "stop": "finished", "message": ""}
+    # "completed": optimiser updates applied to x (Adam: one per step; L-BFGS: x is always current)
+    state = {"step": 0, "completed": 0, "last_good": x.detach().clone(), "stop": "finished", "message": "",
+             "opt": None}
     fingerprint = {"shape": tuple(x.shape), "steps": steps, "optimizer": optimizer, "lr": lr}
     resumed = _load_checkpoint(checkpoint, fingerprint) if checkpoint is not None else None
     if resumed is not None:
         with torch.no_grad():
             x.copy_(resumed["image"].to(x.device))
-        state["step"] = resumed["step"]
+        state["step"] = state["completed"] = resumed["step"]
         for k in LOSS_TERMS:
             history[k] = list(resumed["history"][k])
         state["last_good"] = x.detach().clone()
@@ -192,7 +194,7 @@ def optimize(
     torch.backends.cudnn.benchmark = True
     try:
         if optimizer == "adam":
-            opt = torch.optim.Adam([x], lr=lr)
+            opt = state["opt"] = torch.optim.Adam([x], lr=lr)
             if resumed is not None and resumed.get("optimizer"):
                 opt.load_state_dict(resumed["optimizer"])
             while state["step"] < steps:
@@ -203,6 +205,7 @@ def optimize(
                 opt.step()
                 with torch.no_grad():
                     x.clamp_(0, 1)
+                state["completed"] = state["step"]
                 if checkpoint is not None and state["step"] % checkpoint_every == 0:
                     save_checkpoint(opt.state_dict())
         else:
@@ -213,6 +216,7 @@ def optimize(
             def closure() -> torch.Tensor:
                 opt.zero_grad(set_to_none=True)
                 loss = evaluate()
+                state["completed"] = state["step"]
                 if checkpoint is not None and state["step"] % checkpoint_every == 0:
                     save_checkpoint(None)
                 return loss
@@ -233,9 +237,17 @@ def optimize(
     except KeyboardInterrupt:
         state["stop"] = "interrupted"
         state["message"] = f"interrupted at step {state['step']}; returning the image so far"
-        pending.clear()
         if checkpoint is not None:
-            state["message"] += f" (re-run with the same checkpoint_path to resume from step {_checkpoint_step(checkpoint)})"
+            # Save the work up to the last applied update, so nothing is lost.
+            with contextlib.suppress(StopOptimization):
+                flush()
+            pending.clear()
+            done = state["completed"]
+            trimmed = {k: v[:done] for k, v in history.items()}
+            opt_state = state["opt"].state_dict() if state["opt"] is not None else None
+            _save_checkpoint(checkpoint, fingerprint, x.detach(), done, trimmed, opt_state)
+            state["message"] += f" (saved; re-run with the same checkpoint_path to resume from step {done})"
+        pending.clear()
     finally:
         torch.backends.cudnn.benchmark = cudnn_benchmark
         if bar is not None:
@@ -284,10 +296,3 @@ def _load_checkpoint(path: Path, fingerprint: dict) -> dict | None:
             "delete it or choose another checkpoint_path"
         )
     return data
-
-
-def _checkpoint_step(path: Path) -> int:
-    try:
-        return int(torch.load(path, map_location="cpu", weights_only=False)["step"])
-    except Exception:
-        return 0

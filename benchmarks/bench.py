@@ -1,0 +1,516 @@
+#!/usr/bin/env python
+"""Speed benchmark: nsthelpers.stylize against the reference loop of seed 003 (see reference.py).
+
+One process, one device, the same VGG19 weights and the same content/style pictures for both:
+
+1. ms/step and peak memory of each loop at every ``--sizes`` (sizes that run out of memory say OOM);
+2. time to reach the reference's final loss: the reference runs ``--ref-steps`` steps, its final
+   picture (clipped to [0, 1], as a user sees it) is scored with the reference loss → the target;
+   then ``stylize`` (its defaults) runs with a callback that scores its current picture with the
+   same reference loss every ``--check-every`` steps (scoring time is not counted) until it is at or
+   below the target.
+
+Writes ``benchmarks/results/<device>-<date>.json`` and the results section of
+``benchmarks/README.md`` (between the ``bench-results`` markers). ``python benchmarks/bench.py -h``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import ctypes.util
+import datetime as _dt
+import gc
+import json
+import math
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import nsthelpers as nst  # noqa: E402
+from nsthelpers.data import content_photo, generated_texture  # noqa: E402
+from nsthelpers.images import match_size  # noqa: E402
+from nsthelpers.settings import default_device  # noqa: E402
+
+import reference as ref  # noqa: E402
+
+SCHEMA = 1
+BEGIN = "<!-- bench-results:begin (written by benchmarks/bench.py; edits here are overwritten) -->"
+END = "<!-- bench-results:end -->"
+MIN_SIZE = 32  # the reference walks down to pool5: 32 px → 1×1
+
+# Defaults per device kind: (sizes, warmup steps, timed steps, target size, ref steps, check every, stylize steps)
+DEFAULTS = {
+    "cuda": dict(sizes=[256, 512, 1024, 2048], warmup=10, timed=50, target_size=512, ref_steps=3000,
+                 check_every=10, stylize_steps=300),
+    "cpu": dict(sizes=[128, 256], warmup=1, timed=3, target_size=128, ref_steps=200,
+                check_every=5, stylize_steps=300),
+    "quick": dict(sizes=[64], warmup=1, timed=2, target_size=64, ref_steps=10,
+                  check_every=2, stylize_steps=50),
+}
+
+
+# ----------------------------------------------------------------------------------- device facts
+def device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    if dev.type == "mps":
+        return f"Apple MPS ({platform.processor() or platform.machine()})"
+    name = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    name = name or platform.processor() or platform.machine() or "unknown CPU"
+    return f"{name}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}"
+
+
+def sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    elif dev.type == "mps":
+        torch.mps.synchronize()
+
+
+def is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    msg = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in msg or "can't allocate memory" in msg
+                                               or "not enough memory" in msg)
+
+
+# ---------------------------------------------------------------------------------- peak memory
+def _proc_status() -> dict[str, int]:
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("VmHWM:", "VmRSS:")):
+                key, value = line.split(":", 1)
+                out[key] = int(value.split()[0]) * 1024  # kB → bytes
+    return out
+
+
+def _reset_hwm() -> bool:
+    """Reset this process's peak-RSS mark (Linux ≥ 4.0: write 5 to /proc/self/clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _malloc_trim() -> None:
+    """Give freed heap memory back to the OS (glibc), so the next run's peak is not hidden in it."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+
+
+def memory_method(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return "torch.cuda.max_memory_allocated minus memory_allocated at the start (weights and inputs excluded)"
+    if dev.type == "cpu":
+        if Path("/proc/self/clear_refs").exists() and _reset_hwm():
+            return ("process peak RSS (VmHWM, reset through /proc/self/clear_refs after malloc_trim) minus RSS "
+                    "at the start (weights and inputs excluded)")
+        return "increase of ru_maxrss over its value at the start (a lower bound: only new process-wide peaks count)"
+    return "not measured on this device"
+
+
+class PeakMemory:
+    """``with PeakMemory(dev) as m: ...`` → ``m.peak_bytes``: peak extra memory over the start."""
+
+    def __init__(self, dev: torch.device):
+        self.dev = dev
+        self.peak_bytes: float | None = None
+
+    def __enter__(self):
+        gc.collect()
+        sync(self.dev)
+        if self.dev.type == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(self.dev)
+            self.base = torch.cuda.memory_allocated(self.dev)
+            self.how = "cuda"
+        elif self.dev.type == "cpu" and Path("/proc/self/clear_refs").exists():
+            _malloc_trim()
+            if _reset_hwm():
+                self.base = _proc_status()["VmRSS"]
+                self.how = "hwm"
+            else:
+                self.base, self.how = self._maxrss(), "maxrss"
+        elif self.dev.type == "cpu":
+            self.base, self.how = self._maxrss(), "maxrss"
+        else:
+            self.how = None
+        return self
+
+    @staticmethod
+    def _maxrss() -> int:
+        r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return r if sys.platform == "darwin" else r * 1024
+
+    def __exit__(self, *exc):
+        sync(self.dev)
+        if self.how == "cuda":
+            self.peak_bytes = torch.cuda.max_memory_allocated(self.dev) - self.base
+        elif self.how == "hwm":
+            self.peak_bytes = _proc_status()["VmHWM"] - self.base
+        elif self.how == "maxrss":
+            self.peak_bytes = self._maxrss() - self.base
+        return False
+
+
+def _mb(nbytes: float | None) -> float | None:
+    return None if nbytes is None else round(max(nbytes, 0) / 2**20, 1)
+
+
+def _free(dev: torch.device) -> None:
+    gc.collect()
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+# ------------------------------------------------------------------------------------- pictures
+def pictures(size: int, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Content: scikit-image's astronaut; style: the generated 'swirls' texture; both size × size."""
+    content = match_size(content_photo("astronaut"), (size, size))
+    style = match_size(generated_texture("swirls", min(size, 512), seed=0), (size, size))
+    return content.to(dev), style.to(dev)
+
+
+# ------------------------------------------------------------------------------------- measuring
+def time_reference(model, content, style, dev, warmup: int, timed: int, space: str) -> dict:
+    marks = {}
+
+    def on_step(i: int) -> None:
+        if i == warmup or i == warmup + timed:
+            sync(dev)
+            marks[i] = time.perf_counter()
+
+    with PeakMemory(dev) as mem:
+        loss = ref.ReferenceLoss(model, content, style, space=space)
+        ref.run_reference(loss, warmup + timed, step_callback=on_step)
+        del loss
+    return {"ms_per_step": 1000 * (marks[warmup + timed] - marks[warmup]) / timed,
+            "peak_mb": _mb(mem.peak_bytes), "steps_timed": timed}
+
+
+def time_stylize(model, content, style, dev, warmup: int, timed: int) -> dict:
+    marks = {}
+
+    def cb(info: nst.StepInfo) -> None:  # optimize() has just copied the losses to the host: synced
+        if info.step in (warmup, warmup + timed):
+            sync(dev)
+            marks[info.step] = time.perf_counter()
+
+    with PeakMemory(dev) as mem:
+        result = nst.stylize(content, style, steps=warmup + timed, weights=model, device=dev,
+                             callback=cb, callback_every=warmup)
+        del result
+    return {"ms_per_step": 1000 * (marks[warmup + timed] - marks[warmup]) / timed,
+            "peak_mb": _mb(mem.peak_bytes), "steps_timed": timed}
+
+
+def guarded(fn, dev, *args):
+    """``fn(*args)``, or ``"OOM"`` when it runs out of memory (anything else is re-raised)."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001
+        if not is_oom(exc):
+            raise
+    _free(dev)  # outside the except block: the traceback no longer pins the run's tensors
+    return "OOM"
+
+
+def _ratio(a, b) -> float | None:
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or not b or a is None:
+        return None
+    return a / b
+
+
+def per_size(model, dev, size: int, warmup: int, timed: int, space: str, log) -> dict:
+    content, style = pictures(size, dev)
+    r = guarded(time_reference, dev, model, content, style, dev, warmup, timed, space)
+    _free(dev)
+    s = guarded(time_stylize, dev, model, content, style, dev, warmup, timed)
+    _free(dev)
+    row = {"size": size, "reference": r, "stylize": s,
+           "speedup": _ratio(r["ms_per_step"] if isinstance(r, dict) else None,
+                             s["ms_per_step"] if isinstance(s, dict) else None),
+           "memory_ratio": _ratio(r["peak_mb"] if isinstance(r, dict) else None,
+                                  s["peak_mb"] if isinstance(s, dict) else None)}
+    log(f"  {size:>5} px  reference {_fmt_cell(r, 'ms_per_step', ' ms/step')}, {_fmt_cell(r, 'peak_mb', ' MB')}"
+        f"  |  stylize {_fmt_cell(s, 'ms_per_step', ' ms/step')}, {_fmt_cell(s, 'peak_mb', ' MB')}"
+        f"  |  speed-up ×{_fmt(row['speedup'])}")
+    return row
+
+
+def time_to_target(model, dev, size: int, ref_steps: int, check_every: int, stylize_steps: int,
+                   space: str, log) -> dict:
+    content, style = pictures(size, dev)
+    # 1. the reference, end to end (targets + ref_steps steps), then its user-visible result's loss
+    sync(dev)
+    t0 = time.perf_counter()
+    loss = ref.ReferenceLoss(model, content, style, space=space)
+    run = ref.run_reference(loss, ref_steps)
+    sync(dev)
+    ref_s = time.perf_counter() - t0
+    target = loss.score(run.image)
+    initial = loss.score(content)
+    log(f"  reference: {ref_steps} steps in {ref_s:.1f} s; loss {initial:.4g} → {target:.4g} "
+        f"(clipped result; unclipped last step {run.final_loss:.4g})")
+
+    # 2. stylize (defaults) until its picture scores ≤ target; scoring time is subtracted
+    trace: list[list[float]] = []
+    state = {"scoring": 0.0, "hit": None, "best": math.inf}
+
+    def cb(info: nst.StepInfo) -> bool:
+        t = time.perf_counter()  # losses were just copied to the host: the device is synced
+        score = loss.score(info.image)
+        state["best"] = min(state["best"], score)
+        trace.append([info.step, score])
+        if score <= target and state["hit"] is None:
+            state["hit"] = (info.step, t - t1 - state["scoring"])
+        state["scoring"] += time.perf_counter() - t
+        return state["hit"] is not None
+
+    sync(dev)
+    t1 = time.perf_counter()
+    result = nst.stylize(content, style, steps=stylize_steps, weights=model, device=dev,
+                         callback=cb, callback_every=check_every)
+    sync(dev)
+    total = time.perf_counter() - t1 - state["scoring"]
+    hit = state["hit"]
+    sty = {"reached": hit is not None, "steps": hit[0] if hit else result.steps_done,
+           "seconds": hit[1] if hit else total, "scoring_s_excluded": state["scoring"],
+           "best_loss": state["best"], "max_steps": stylize_steps, "check_every": check_every,
+           "settings": {k: v for k, v in result.settings.items() if k not in ("size",)},
+           "trace": trace}
+    if hit:
+        log(f"  stylize: reached {target:.4g} at step {hit[0]} in {hit[1]:.1f} s "
+            f"→ ×{ref_s / hit[1]:.1f} faster than the reference")
+    else:
+        log(f"  stylize: did not reach {target:.4g} in {stylize_steps} steps ({total:.1f} s); "
+            f"best {state['best']:.4g}")
+    return {
+        "size": size,
+        "reference": {"steps": ref_steps, "seconds": ref_s, "target_loss": target, "initial_loss": initial,
+                      "final_loss_unclipped": run.final_loss, "lr": ref.LR, "space": space},
+        "stylize": sty,
+        "ratio": ref_s / hit[1] if hit else None,
+        "ratio_lower_bound": None if hit else ref_s / total,
+    }
+
+
+# ------------------------------------------------------------------------------------ reporting
+def _fmt(x, nd: int = 3) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, str):
+        return x
+    if x == 0 or (1e-3 <= abs(x) < 1e5):
+        return f"{x:.{nd}g}" if abs(x) < 10 ** nd else f"{x:.0f}"
+    return f"{x:.{nd}g}"
+
+
+def _fmt_cell(cell, key: str, unit: str = "") -> str:
+    if isinstance(cell, str):
+        return cell
+    v = cell.get(key) if cell else None
+    return "n/a" if v is None else _fmt(v) + unit
+
+
+def markdown(res: dict) -> str:
+    d = res["device"]
+    lines = [
+        f"### {d['type'].upper()}: {d['name']}",
+        "",
+        f"{res['date']}, torch {d['torch']}, weights `{res['weights']}`, "
+        f"ms/step over {res['params']['timed']} steps after {res['params']['warmup']} warm-up "
+        f"(`{res['command']}`). Peak memory: {res['memory_method']}.",
+        "",
+        "| size | reference ms/step | stylize ms/step | **speed-up** (ref/stylize) "
+        "| reference peak MB | stylize peak MB | **memory ratio** (ref/stylize) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in res["sizes"]:
+        r, s = row["reference"], row["stylize"]
+        sp = row["speedup"]
+        mr = row["memory_ratio"]
+        lines.append(
+            f"| {row['size']}² | {_fmt_cell(r, 'ms_per_step')} | {_fmt_cell(s, 'ms_per_step')} "
+            f"| {'×' + _fmt(sp) if sp else '—'} | {_fmt_cell(r, 'peak_mb')} | {_fmt_cell(s, 'peak_mb')} "
+            f"| {'×' + _fmt(mr) if mr else '—'} |")
+    t = res.get("time_to_target")
+    if t == "OOM":
+        lines += ["", f"Time to reach the reference's final loss at {res['params']['target_size']}²: OOM."]
+    elif t:
+        rr, ss = t["reference"], t["stylize"]
+        if t["ratio"]:
+            ratio = f"**×{_fmt(t['ratio'])}**"
+        else:
+            ratio = f"> ×{_fmt(t['ratio_lower_bound'])} (not reached)" if t.get("ratio_lower_bound") else "—"
+        sty_steps = ss["steps"] if ss["reached"] else f"not in {ss['max_steps']}"
+        lines += [
+            "",
+            f"Time to reach the reference's final loss at {t['size']}² (reference loss of the clipped picture; "
+            f"stylize checked every {ss['check_every']} steps, scoring time excluded):",
+            "",
+            "| reference steps | reference s | loss: content image → reference result | stylize steps "
+            "| stylize s | stylize best loss | **time ratio** (ref/stylize) |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            f"| {rr['steps']} | {_fmt(rr['seconds'])} | {_fmt(rr['initial_loss'], 4)} → {_fmt(rr['target_loss'], 4)} "
+            f"| {sty_steps} | {_fmt(ss['seconds'])} | {_fmt(ss['best_loss'], 4)} | {ratio} |",
+        ]
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, results: list[dict]) -> None:
+    """Replace the text between the markers with one section per result (marker pair appended if absent)."""
+    body = "\n\n".join(markdown(r) for r in results)
+    block = f"{BEGIN}\n{body}\n{END}"
+    text = readme.read_text() if readme.exists() else "# Benchmarks\n"
+    if BEGIN.split(" (")[0] in text and END in text:
+        start = text.index(BEGIN.split(" (")[0])
+        end = text.index(END) + len(END)
+        text = text[:start] + block + text[end:]
+    else:
+        text = text.rstrip("\n") + "\n\n## Results\n\n" + block + "\n"
+    readme.write_text(text)
+
+
+def readme_results(current: dict, out_dir: Path) -> list[dict]:
+    """This run, plus the newest full (non-quick) result of every other device found in ``out_dir``."""
+    chosen = {current["device"]["name"]: current}
+    files = sorted(out_dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for f in files:
+        with contextlib.suppress(Exception):
+            r = json.loads(f.read_text())
+            if r.get("schema") == SCHEMA and not r.get("quick") and r["device"]["name"] not in chosen:
+                chosen[r["device"]["name"]] = r
+    return sorted(chosen.values(), key=lambda r: (r["device"]["type"] != "cuda", r["device"]["name"]))
+
+
+# ---------------------------------------------------------------------------------------- main
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Benchmark nsthelpers.stylize against the seed-003 reference loop (same weights, images, device).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
+    p.add_argument("--weights", default="caffe", help="caffe, torchvision, random or a .pth path")
+    p.add_argument("--sizes", default=None, help="comma-separated square sizes in px (default: GPU 256,512,1024,2048; "
+                                                  "CPU 128,256; --quick 64)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed steps before the ms/step measurement")
+    p.add_argument("--timed", type=int, default=None, help="timed steps per size (a multiple of --warmup)")
+    p.add_argument("--target-size", type=int, default=None, help="size of the time-to-target run (GPU 512, CPU 128)")
+    p.add_argument("--ref-steps", type=int, default=None, help="reference steps that set the target (GPU 3000, CPU 200)")
+    p.add_argument("--check-every", type=int, default=None, help="stylize steps between reference-loss checks")
+    p.add_argument("--stylize-steps", type=int, default=None, help="stylize's step budget (its default, 300)")
+    p.add_argument("--ref-space", choices=ref.SPACES, default="imagenet",
+                   help="what the reference's Adam optimises (see reference.py)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's). On a CPU shared with other jobs, 1 avoids "
+                        "OpenMP spin-waiting that can make every step several times slower")
+    p.add_argument("--no-target", action="store_true", help="skip the time-to-target measurement")
+    p.add_argument("--quick", action="store_true", help="a ~1-minute smoke run (results marked quick)")
+    p.add_argument("--out", type=Path, default=HERE / "results", help="folder for the JSON results")
+    p.add_argument("--readme", type=Path, default=None,
+                   help="README whose results section is rewritten (default benchmarks/README.md; none with --quick)")
+    p.add_argument("--no-readme", action="store_true", help="do not touch any README")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    dev = default_device(args.device)
+    kind = "quick" if args.quick else ("cuda" if dev.type == "cuda" else "cpu")
+    d = DEFAULTS[kind]
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else d["sizes"]
+    warmup = args.warmup if args.warmup is not None else d["warmup"]
+    timed = args.timed if args.timed is not None else d["timed"]
+    target_size = args.target_size or d["target_size"]
+    ref_steps = args.ref_steps or d["ref_steps"]
+    check_every = args.check_every or d["check_every"]
+    stylize_steps = args.stylize_steps or d["stylize_steps"]
+    if min(sizes + [target_size]) < MIN_SIZE:
+        raise SystemExit(f"sizes must be ≥ {MIN_SIZE} px (the reference's walk goes down to pool5)")
+    if warmup < 1 or timed < 1 or timed % warmup:
+        raise SystemExit("--warmup must be ≥ 1 and --timed a positive multiple of it")
+
+    threads_before = torch.get_num_threads()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        return _run(args, argv, dev, sizes, warmup, timed, target_size, ref_steps, check_every, stylize_steps)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run(args, argv, dev, sizes, warmup, timed, target_size, ref_steps, check_every, stylize_steps) -> dict:
+    log = print
+    name = device_name(dev)
+    log(f"device: {dev} ({name}); weights {args.weights}; sizes {sizes}")
+    model = nst.load_vgg19(args.weights, device=dev)
+    res = {
+        "schema": SCHEMA,
+        "date": _dt.date.today().isoformat(),
+        "created": _dt.datetime.now().isoformat(timespec="seconds"),
+        "command": " ".join(["python benchmarks/bench.py", *(sys.argv[1:] if argv is None else argv)]),
+        "quick": args.quick,
+        "device": {"type": dev.type, "name": name, "torch": torch.__version__,
+                   "cuda": torch.version.cuda if dev.type == "cuda" else None,
+                   "threads": torch.get_num_threads()},
+        "weights": model.weights_name,
+        "reference": {"seed": ref.SEED, "layers": ref.LAYERS, "content_weight": ref.CONTENT_WEIGHT,
+                      "style_weight": ref.STYLE_WEIGHT, "lr": ref.LR, "space": args.ref_space},
+        "images": {"content": "skimage astronaut", "style": "generated texture 'swirls' (seed 0)"},
+        "params": {"warmup": warmup, "timed": timed, "target_size": target_size, "ref_steps": ref_steps,
+                   "check_every": check_every, "stylize_steps": stylize_steps},
+        "memory_method": memory_method(dev),
+        "sizes": [],
+        "time_to_target": None,
+    }
+    # one untimed step of each loop first, so one-time costs (thread pools, kernel selection,
+    # allocator set-up) land in neither loop's figures
+    content, style = pictures(min(sizes), dev)
+    time_reference(model, content, style, dev, 1, 1, args.ref_space)
+    time_stylize(model, content, style, dev, 1, 1)
+    del content, style
+    _free(dev)
+    log("ms/step and peak memory:")
+    for size in sizes:
+        res["sizes"].append(per_size(model, dev, size, warmup, timed, args.ref_space, log))
+    if not args.no_target:
+        log(f"time to reach the reference's final loss ({target_size} px, {ref_steps} reference steps):")
+        res["time_to_target"] = guarded(time_to_target, dev, model, dev, target_size, ref_steps, check_every,
+                                        stylize_steps, args.ref_space, log)
+        if res["time_to_target"] == "OOM":
+            log("  OOM")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{dev.type}-{res['date']}{'-quick' if args.quick else ''}.json"
+    path.write_text(json.dumps(res, indent=1) + "\n")
+    log(f"wrote {path}")
+    readme = args.readme if args.readme is not None else (None if args.quick else HERE / "README.md")
+    if readme is not None and not args.no_readme:
+        update_readme(readme, readme_results(res, args.out))
+        log(f"updated {readme}")
+    res["json_path"] = str(path)
+    return res
+
+
+if __name__ == "__main__":
+    main()
