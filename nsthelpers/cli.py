@@ -6,15 +6,28 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .images import ImageLoadError
+from .color import PRESERVE_COLOR
+from .images import ImageLoadError, load_image
+from .memory import OutOfMemory
+from .objective import STYLE_LOSSES
+from .optimize import PRECISIONS
 from .objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 from .optimize import OPTIMIZERS
 from .transfer import INITS, stylize
-from .vgg import WEIGHT_CHOICES, WeightsUnavailableError
+from .vgg import WEIGHT_CHOICES, WeightsUnavailableError, load_vgg19, load_weights_file, save_features_file
 
 
 def _layers(text: str) -> list[str]:
     return [s.strip() for s in text.split(",") if s.strip()]
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows "(default: X)" except where the default is None (the help text explains it then)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is argparse.SUPPRESS or isinstance(action.default, bool):
+            return action.help or ""
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,12 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nst",
         description="Neural style transfer (Gatys et al.) with VGG19 — the nst-notebooks command line.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Formatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser(
         "stylize", help="paint CONTENT in the style of STYLE and write a PNG",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_Formatter,
         description="Paint CONTENT in the style of STYLE (several STYLE images are blended).",
     )
     p.add_argument("content", metavar="CONTENT", help="content image (any format Pillow reads)")
@@ -52,12 +65,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style-blend", type=lambda t: [float(v) for v in t.split(",")], default=None,
                    help="comma-separated weights when several STYLE images are given (default equal)")
     p.add_argument("--style-scale", type=float, default=1.0, help="style image size relative to the content")
+    p.add_argument("--style-loss", choices=STYLE_LOSSES, default="gram",
+                   help="gram: Gatys' Gram matrices; mean_cov: match feature means and covariances")
+    p.add_argument("--masks", nargs="+", default=None, metavar="MASK",
+                   help="one greyscale mask image per STYLE (white = where that style paints)")
+    p.add_argument("--preserve-color", choices=PRESERVE_COLOR, default=None,
+                   help="keep the content's colours: luminance-only transfer or colour histogram matching")
+    p.add_argument("--scales", type=lambda t: [int(v) for v in t.split(",")], default=None,
+                   help="coarse-to-fine longer sides, e.g. 256,512,1024 (overrides --size; --steps per scale)")
+    p.add_argument("--checkpoint", default=None, metavar="PATH",
+                   help="save progress to PATH every --checkpoint-every steps; re-running resumes from it")
+    p.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
+    p.add_argument("--auto-downsize", action="store_true",
+                   help="if the image does not fit in memory, retry at a smaller size instead of failing")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="auto: bf16 autocast on CUDA, fp32 elsewhere")
     p.add_argument("--weights", default=None,
                    help=f"VGG19 weights: {', '.join(WEIGHT_CHOICES)} or a .pth path "
                         "(default: $NSTHELPERS_WEIGHTS or caffe, the bundled original VGG19)")
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     p.add_argument("--seed", type=int, default=0, help="random seed (noise init)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    w = sub.add_parser("weights", help="manage VGG19 weight files (offline classrooms)",
+                       formatter_class=_Formatter)
+    wsub = w.add_subparsers(dest="weights_command", required=True, metavar="ACTION")
+    e = wsub.add_parser(
+        "export", formatter_class=_Formatter,
+        help="write a small features-only weights file (with a checksum) that students load offline",
+        description="Write the convolutional VGG19 weights to OUT with a checksum. Students then use "
+                    "NSTHELPERS_WEIGHTS=OUT or --weights OUT, with no download.",
+    )
+    e.add_argument("output", metavar="OUT", help="file to write, e.g. vgg19-features.pth")
+    e.add_argument("--weights", default=None, help="source weights: caffe, torchvision or a path "
+                   "(default: $NSTHELPERS_WEIGHTS or caffe)")
+    e.add_argument("--features-only", action="store_true", default=True,
+                   help="only the 16 conv layers (the classifier is never needed for style transfer)")
+    e.add_argument("--half", action="store_true", help="store float16: 40 MB instead of 80 MB; activations change by < 0.1%%")
+    v = wsub.add_parser("verify", help="check a weights file's checksum and that it loads",
+                        formatter_class=_Formatter)
+    v.add_argument("path", metavar="FILE")
     return parser
 
 
@@ -67,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "stylize":
         return _stylize(args, parser)
+    if args.command == "weights":
+        return _weights(args)
     parser.error(f"unknown command {args.command!r}")
     return 2
 
@@ -85,9 +134,12 @@ def _stylize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             init=args.init, content_layers=args.content_layers, style_layers=args.style_layers,
             style_layer_weights=args.style_layer_weights, style_blend=args.style_blend,
             style_scale=args.style_scale, weights=args.weights, device=args.device, seed=args.seed,
-            progress=not args.quiet,
+            style_loss=args.style_loss, preserve_color=args.preserve_color, scales=args.scales,
+            masks=[load_image(m)[:, :1] for m in args.masks] if args.masks else None,
+            checkpoint_path=args.checkpoint, checkpoint_every=args.checkpoint_every,
+            auto_downsize=args.auto_downsize, precision=args.precision, progress=not args.quiet,
         )
-    except (ValueError, ImageLoadError, WeightsUnavailableError, FileNotFoundError) as exc:
+    except (ValueError, ImageLoadError, WeightsUnavailableError, FileNotFoundError, OutOfMemory) as exc:
         print(f"nst: error: {exc}", file=sys.stderr)
         return 2
     path = result.save(out)
@@ -97,6 +149,23 @@ def _stylize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"nst: stopped early ({result.stopped}): {result.message}", file=sys.stderr)
         return 1 if result.stopped == "non-finite loss" else 130
     return 0
+
+
+def _weights(args: argparse.Namespace) -> int:
+    try:
+        if args.weights_command == "export":
+            model = load_vgg19(args.weights, device="cpu")
+            path = save_features_file(model, args.output, half=args.half)
+            size_mb = path.stat().st_size / 1e6
+            print(f"wrote {path} ({size_mb:.0f} MB, {'float16' if args.half else 'float32'}, from {model.weights_name}, "
+                  f"{model.preprocess.convention} preprocessing). Students: NSTHELPERS_WEIGHTS={path} or --weights {path}")
+            return 0
+        state, convention = load_weights_file(args.path)
+        print(f"{args.path}: OK ({len(state) // 2} conv layers, {convention} preprocessing)")
+        return 0
+    except (ValueError, WeightsUnavailableError, OSError) as exc:
+        print(f"nst: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -65,3 +65,35 @@ def test_help_documents_every_option_with_default():
         assert opt in text
     assert "(default: None)" not in text.split("--size")[0]  # required -o shows no fake default
     assert "(default: 512)" in text and "(default: 300)" in text and "(default: adam)" in text
+
+
+def test_weights_export_then_students_load_it_offline(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "class" / "vgg19-features.pth"
+    assert main(["weights", "export", "--features-only", "--half", str(out), "--weights", "caffe"]) == 0
+    assert "NSTHELPERS_WEIGHTS=" in capsys.readouterr().out
+    assert 35e6 < out.stat().st_size < 45e6
+    assert main(["weights", "verify", str(out)]) == 0
+    assert "OK (16 conv layers, caffe preprocessing)" in capsys.readouterr().out
+    monkeypatch.setenv("NSTHELPERS_WEIGHTS", str(out))
+    from nsthelpers import load_vgg19
+
+    model = load_vgg19(device="cpu")
+    assert model.preprocess.convention == "caffe" and model.weights_name == str(out)
+    out.write_bytes(out.read_bytes()[:1000])  # truncated copy
+    assert main(["weights", "verify", str(out)]) == 2
+    assert "not a readable PyTorch weights file" in capsys.readouterr().err
+
+
+def test_stylize_cli_with_masks_colour_and_scales(images, tmp_path):
+    content, style = images
+    mask = tmp_path / "mask.png"
+    half = np.zeros((40, 56), dtype=np.uint8)
+    half[:, :28] = 255
+    Image.fromarray(half).save(mask)
+    mask2 = tmp_path / "mask2.png"
+    Image.fromarray(255 - half).save(mask2)
+    out = tmp_path / "masked.png"
+    code = main(["stylize", str(content), str(style), str(content), "-o", str(out), "--masks", str(mask), str(mask2),
+                 "--preserve-color", "histogram", "--scales", "24,40", "--steps", "2", "--weights", "random",
+                 "--style-layers", "relu1_1,relu2_1", "--content-layers", "relu2_1", "--quiet"])
+    assert code == 0 and Image.open(out).size == (40, 29)
