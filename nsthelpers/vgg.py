@@ -173,8 +173,14 @@ class VGG19Features(nn.Module):
         out: dict[str, torch.Tensor] = {}
         x = self.preprocess(image)
         for idx in range(last + 1):
-            x = self.layers[idx](x)
+            layer = self.layers[idx]
             name = LAYER_NAMES[idx]
+            if type(layer) is nn.ReLU and LAYER_NAMES[idx - 1] not in want:
+                # The conv output before it is not returned: rectify in place and save a full
+                # activation-sized allocation (autograd allows it: conv's backward needs its input only).
+                x = torch.relu_(x)
+            else:
+                x = layer(x)
             if name in want:
                 out[name] = x
         return out

@@ -44,7 +44,8 @@ def test_forward_stops_at_deepest_requested_layer(random_vgg):
         for h in hooks:
             h.remove()
     assert set(out) == {"relu1_1", "conv3_1"}
-    assert calls == list(range(LAYER_INDEX["conv3_1"] + 1))
+    convs_and_pools = [i for i in range(LAYER_INDEX["conv3_1"] + 1) if not LAYER_NAMES[i].startswith("relu")]
+    assert [i for i in calls if not LAYER_NAMES[i].startswith("relu")] == convs_and_pools  # nothing deeper ran
     assert out["conv3_1"].shape == (1, 256, 8, 8)
 
 
@@ -207,3 +208,15 @@ def test_layer_table_numbers():
     assert by["conv1_1"].flops == 2 * 3 * 9 * 64 * 224 * 224
     conv_gflops = sum(r.flops for r in rows if r.kind.startswith("Conv")) / 1e9
     assert 39 < conv_gflops < 40  # ~19.6 GMAC for VGG19 at 224²
+
+
+def test_in_place_relu_fast_path_gives_same_values_and_gradients(random_vgg):
+    """Asking for conv outputs disables the in-place ReLU; results and input gradients must not change."""
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(3), requires_grad=True)
+    fast = random_vgg(x, ["relu3_1"])["relu3_1"]
+    (g_fast,) = torch.autograd.grad(fast.square().sum(), x)
+    convs = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1"]
+    slow = random_vgg(x, convs + ["relu3_1"])
+    (g_slow,) = torch.autograd.grad(slow["relu3_1"].square().sum(), x)
+    assert torch.equal(fast, slow["relu3_1"]) and torch.allclose(g_fast, g_slow, rtol=1e-6, atol=1e-9)
+    assert (slow["conv3_1"] < 0).any()  # requested conv outputs stay un-rectified
