@@ -27,7 +27,7 @@ from .color import combine_luminance, luminance, match_color_histogram, match_lu
 from .memory import OutOfMemory, estimate_bytes
 from .objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, Objective, masked_gram
 from .optimize import StepInfo, StopOptimization, StyleResult, optimize
-from .transfer import stylize
+from .transfer import preview, stylize
 from .vgg import (
     CONV_LAYERS,
     LAYER_INDEX,
@@ -53,5 +53,5 @@ __all__ = [
     "load_vgg19", "match_size", "mean_cov", "mean_cov_loss", "optimize", "pick", "quick_mode",
     "resize_max_side", "save_features_file", "save_image", "setup", "style_layer_loss", "style_loss",
     "stylize", "to_numpy", "to_pil", "tv_loss", "combine_luminance", "luminance", "match_color_histogram",
-    "match_luminance", "rgb_to_yiq", "yiq_to_rgb", "OutOfMemory", "estimate_bytes", "masked_gram",
+    "match_luminance", "rgb_to_yiq", "yiq_to_rgb", "OutOfMemory", "estimate_bytes", "masked_gram", "preview",
 ]

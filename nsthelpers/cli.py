@@ -13,7 +13,7 @@ from .objective import STYLE_LOSSES
 from .optimize import PRECISIONS
 from .objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 from .optimize import OPTIMIZERS
-from .transfer import INITS, stylize
+from .transfer import INITS, PREVIEW, stylize
 from .vgg import WEIGHT_CHOICES, WeightsUnavailableError, load_vgg19, load_weights_file, save_features_file
 
 
@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     p.add_argument("--seed", type=int, default=0, help="random seed (noise init)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--preview", action="store_true",
+                   help="a quick look in seconds on a CPU: 128 px, 30 L-BFGS steps (overrides --size/--steps/--optimizer)")
 
     w = sub.add_parser("weights", help="manage VGG19 weight files (offline classrooms)",
                        formatter_class=_Formatter)
@@ -126,6 +128,8 @@ def _stylize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     if out.suffix.lower() not in SAVE_FORMATS:
         parser.error(f"--output {out}: unknown image suffix; use one of {', '.join(sorted(SAVE_FORMATS))}")
+    if args.preview:
+        args.size, args.steps, args.optimizer, args.scales = PREVIEW["size"], PREVIEW["steps"], PREVIEW["optimizer"], None
     try:
         result = stylize(
             args.content, args.style if len(args.style) > 1 else args.style[0],

@@ -97,3 +97,18 @@ def test_stylize_cli_with_masks_colour_and_scales(images, tmp_path):
                  "--preserve-color", "histogram", "--scales", "24,40", "--steps", "2", "--weights", "random",
                  "--style-layers", "relu1_1,relu2_1", "--content-layers", "relu2_1", "--quiet"])
     assert code == 0 and Image.open(out).size == (40, 29)
+
+
+def test_preview_flag_uses_small_fast_settings(images, tmp_path, monkeypatch):
+    import nsthelpers.cli as cli
+
+    seen = {}
+
+    def fake_stylize(content, style, **kwargs):
+        seen.update(kwargs)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(cli, "stylize", fake_stylize)
+    content, style = images
+    main(["stylize", str(content), str(style), "-o", str(tmp_path / "p.png"), "--preview", "--size", "1024"])
+    assert (seen["size"], seen["steps"], seen["optimizer"]) == (128, 30, "lbfgs")
