@@ -683,3 +683,199 @@ def loss_curves(
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# Loss against time, and pyplot-free figures for live widgets (notebooks 05 and 06)
+# ----------------------------------------------------------------------------------------------
+
+
+def loss_vs_time(
+    results: Sequence,
+    labels: Sequence[str] | None = None,
+    *,
+    key: str = "total",
+    log: bool = True,
+    ax=None,
+    title: str | None = None,
+) -> Figure:
+    """Loss against wall-clock seconds for several :class:`~nsthelpers.StyleResult` runs on one axis.
+
+    A run's measured optimisation time (``timings["optimize_s"]``) is spread evenly over its steps, so
+    step ``k`` of ``n`` sits at ``k / n · optimize_s``: an optimiser whose steps are dearer (L-BFGS's
+    line search and two-loop recursion) is stretched to the right. Compare with :func:`loss_curves`
+    (per step) to see whether a method that wins per step also wins per second.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    else:
+        fig = ax.figure
+    results = list(results)
+    labels = list(labels) if labels is not None else [f"run {k}" for k in range(len(results))]
+    if len(labels) != len(results):
+        raise ValueError(f"{len(labels)} labels for {len(results)} results")
+    for r, label in zip(results, labels):
+        values = np.asarray(r.history[key], dtype=float)
+        seconds = r.timings["optimize_s"] * np.arange(1, len(values) + 1) / max(len(values), 1)
+        ax.plot(seconds, values, label=f"{label} ({r.timings['ms_per_step']:.0f} ms/step)")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("seconds of optimisation")
+    ax.set_ylabel(f"{key} loss")
+    if title:
+        ax.set_title(title, fontsize=11)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def step_curves(
+    ax,
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    *,
+    best: tuple[float, float] | None = None,
+    log: bool = True,
+    ylabel: str = "total loss",
+    title: str | None = None,
+):
+    """Draw loss curves given as ``{label: (steps, values)}`` on ``ax`` and return ``ax``.
+
+    For live views: the steps need not be consecutive (a live run records every N steps). The first
+    curve is drawn solid, later ones (e.g. the previous run) dashed and lighter; ``best`` = ``(step, loss)``
+    is marked with a dot. Non-positive values are dropped on a log axis.
+    """
+    for k, (label, (steps, values)) in enumerate(curves.items()):
+        x, y = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+        if log:
+            keep = y > 0
+            x, y = x[keep], y[keep]
+        style = {"color": "C0", "linewidth": 1.8} if k == 0 else {"color": f"C{k}", "linestyle": "--", "alpha": 0.7}
+        ax.plot(x, y, label=label, **style)
+    if best is not None and best[0] is not None and np.isfinite(best[1]) and (best[1] > 0 or not log):
+        ax.plot([best[0]], [best[1]], "o", color="C3", markersize=5, label=f"best {best[1]:.3g} (step {best[0]})")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    if curves:
+        ax.legend(fontsize=7)
+    return ax
+
+
+def figure_png(draw, *, figsize: tuple[float, float] = (5.0, 3.0), dpi: int = 80) -> bytes:
+    """Call ``draw(ax)`` on a new figure that pyplot does not track and return it as PNG bytes.
+
+    Safe in a background thread (no pyplot state is touched, and nothing appears under a notebook
+    cell): live widgets use it to refresh an ``ipywidgets.Image`` while an optimisation runs.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    draw(ax)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------------------------
+# Grids of results and per-layer style distances (notebooks 07_beyond and 08_evaluation)
+# ----------------------------------------------------------------------------------------------
+
+
+def image_grid(
+    images: Sequence[Sequence],
+    *,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    notes: Sequence[Sequence[str]] | None = None,
+    size: float = 2.2,
+    suptitle: str | None = None,
+) -> Figure:
+    """Show a rows × columns grid of images (e.g. style weight × steps), with optional labels and notes.
+
+    ``images[r][c]`` is a (1, 3, H, W) / (3, H, W) tensor in [0, 1], an (H, W, 3) array or a PIL image;
+    every row must have the same number of images. ``row_labels`` go on the left, ``col_labels`` on top,
+    and ``notes[r][c]`` (e.g. ``"SSIM 0.61"``) is written under each image. Returns the Figure; its
+    axes are ``fig.axes`` in row-major order.
+    """
+    rows = [list(r) for r in images]
+    if not rows or not rows[0]:
+        raise ValueError("images is empty: pass a list of rows, each a list of images")
+    ncols = len(rows[0])
+    if any(len(r) != ncols for r in rows):
+        raise ValueError(f"every row needs the same number of images, got {[len(r) for r in rows]}")
+    nrows = len(rows)
+    for what, labels, n in (("row_labels", row_labels, nrows), ("col_labels", col_labels, ncols)):
+        if labels is not None and len(labels) != n:
+            raise ValueError(f"{what}: {len(labels)} labels for {n} {'rows' if what == 'row_labels' else 'columns'}")
+    if notes is not None and (len(notes) != nrows or any(len(r) != ncols for r in notes)):
+        raise ValueError("notes must have the same rows × columns shape as images")
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + 0.4, size * nrows * 1.12 + 0.3), squeeze=False)
+    for r in range(nrows):
+        for c in range(ncols):
+            ax, img = axes[r, c], rows[r][c]
+            if isinstance(img, torch.Tensor):
+                arr = to_numpy(img if img.dim() == 4 else img.unsqueeze(0))
+            else:
+                arr = np.asarray(img)
+            ax.imshow(np.clip(arr, 0, 1) if arr.dtype.kind == "f" else arr)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0 and col_labels is not None:
+                ax.set_title(col_labels[c], fontsize=9)
+            if c == 0 and row_labels is not None:
+                ax.set_ylabel(row_labels[r], fontsize=9)
+            if notes is not None:
+                ax.set_xlabel(notes[r][c], fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def style_distance_bars(
+    distances: Mapping[str, Mapping[str, float]],
+    *,
+    log: bool = True,
+    title: str | None = None,
+    ax=None,
+) -> Figure:
+    """Grouped bars: for each style layer, one bar per image (``{image label: {layer: distance}}``).
+
+    Meant for :func:`nsthelpers.evaluate.style_distance` results (Gram distance to the style image per
+    layer). Layers come from the first entry; a log axis (default) shows layers whose distances differ by
+    orders of magnitude side by side. Returns the Figure.
+    """
+    if not distances:
+        raise ValueError("distances is empty: pass {label: {layer: distance}}")
+    labels = list(distances)
+    layers = list(next(iter(distances.values())))
+    for label in labels:
+        if list(distances[label]) != layers:
+            raise ValueError(f"{label!r} has layers {list(distances[label])}, expected {layers}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(1.3 * len(layers) + 2.5, 3.4))
+    else:
+        fig = ax.figure
+    width = 0.8 / len(labels)
+    x = np.arange(len(layers))
+    for k, label in enumerate(labels):
+        ax.bar(x + (k - (len(labels) - 1) / 2) * width, [distances[label][n] for n in layers], width, label=label)
+    ax.set_xticks(x)
+    ax.set_xticklabels(layers)
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel("Gram distance to the style")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -218,3 +218,383 @@ def gram_entry_explorer(
 ) -> GramEntryExplorer:
     """Build a :class:`GramEntryExplorer` for ``{layer: (1, C, H, W) activations}`` of one image."""
     return GramEntryExplorer(activations, normalize, draw=draw)
+
+
+# ----------------------------------------------------------------------------------------------
+# Live preview (notebook 05) and the style lab (notebook 06)
+# ----------------------------------------------------------------------------------------------
+
+
+def _image_png(image: torch.Tensor) -> bytes:
+    """(1, 3, H, W) image in [0, 1] → PNG bytes for an ``ipywidgets.Image``."""
+    import io
+
+    from .images import to_pil
+
+    buf = io.BytesIO()
+    to_pil(image.detach().float().cpu()).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _snapshot_curve(run) -> tuple[list[int], list[float]]:
+    """(steps, total losses) of a :class:`~nsthelpers.live.LiveRun`'s snapshots so far."""
+    snaps = list(run.snapshots)
+    return [s.step for s in snaps], [s.losses["total"] for s in snaps]
+
+
+def _history_curve(result) -> tuple[list[int], list[float]]:
+    """(steps, total losses) of every step of a finished :class:`~nsthelpers.StyleResult`."""
+    totals = list(result.history["total"])
+    return list(range(1, len(totals) + 1)), totals
+
+
+class LivePreview(ipywidgets.VBox):
+    """Watch an optimisation while it runs: the image and the loss curve refresh every ``every`` steps.
+
+    ``preview.start(fn, *args, **kwargs)`` runs ``fn(*args, callback=..., callback_every=every, **kwargs)``
+    (:func:`nsthelpers.stylize`, :func:`nsthelpers.optimize`, …) in a background thread through
+    :class:`nsthelpers.live.LiveRun` and returns at once, so the cell ends and Jupyter can handle the
+    **Stop** button (``self.stop_button``): it asks the run to stop at its next callback, and the preview
+    then shows the best image seen (lowest total loss among the snapshots). Call ``preview.wait()``
+    (e.g. in the next cell) to block until the run has ended; it returns the StyleResult.
+
+    Without a browser: ``preview.stop()`` or ``preview.stop_button.click()``; ``preview.final_image``
+    is the image kept (best snapshot when stopped, the result otherwise); ``preview.updates`` counts
+    refreshes; ``preview.run`` is the :class:`~nsthelpers.live.LiveRun`.
+    """
+
+    def __init__(self, *, every: int = 10, width: int = 256, draw_losses: bool = True) -> None:
+        """``every``: steps between refreshes; ``width``: display width of the image in pixels;
+        ``draw_losses=False`` skips the loss plot (faster refreshes)."""
+        super().__init__()
+        self.every = int(every)
+        self.draw_losses = draw_losses
+        self.run = None
+        self.updates = 0
+        self.image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(width=f"{width}px"))
+        self.image.add_class("nst-result")
+        self.losses_view = ipywidgets.Image(format="png", layout=ipywidgets.Layout(width=f"{int(width * 1.6)}px"))
+        self.stop_button = ipywidgets.Button(description="Stop", icon="stop", button_style="danger", disabled=True,
+                                             tooltip="stop at the next refresh and keep the best image so far")
+        self.status = ipywidgets.HTML("not started")
+        self.stop_button.on_click(lambda _button: self.stop())
+        self.children = [ipywidgets.HBox([self.stop_button, self.status]),
+                         ipywidgets.HBox([self.image, self.losses_view])]
+
+    def start(self, fn, *args, **kwargs) -> "LivePreview":
+        """Start ``fn(*args, **kwargs)`` in the background (see the class docstring); returns ``self``."""
+        from .live import LiveRun
+
+        if self.run is not None and self.run.running:
+            raise RuntimeError("a run is still going: call .stop() or .wait() before starting another")
+        self.updates = 0
+        self.run = LiveRun(fn, *args, every=self.every, on_update=self._on_update, on_done=self._on_done, **kwargs)
+        self.stop_button.disabled = False
+        self.status.value = "running…"
+        self.run.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the run to stop at its next refresh (it keeps the best image so far)."""
+        if self.run is not None and self.run.running:
+            self.run.stop()
+            self.status.value = "stopping at the next refresh…"
+
+    def wait(self, timeout: float | None = None, *, until_step: int | None = None):
+        """Block until the run ends (or reaches ``until_step``); see :meth:`nsthelpers.live.LiveRun.wait`."""
+        if self.run is None:
+            raise RuntimeError("nothing is running: call .start(fn, ...) first")
+        return self.run.wait(timeout, until_step=until_step)
+
+    @property
+    def result(self):
+        """The finished run's StyleResult (None while running)."""
+        return None if self.run is None else self.run.result
+
+    @property
+    def final_image(self) -> torch.Tensor | None:
+        """The image the preview keeps: the best snapshot if the run was stopped, else the result's image."""
+        run = self.run
+        if run is None or run.result is None:
+            return None
+        if run.result.stopped != "finished" and run.best_image is not None:
+            return run.best_image
+        return run.result.image
+
+    def _draw_losses(self, curve: tuple[list[int], list[float]]) -> None:
+        from .viz import figure_png, step_curves
+
+        run = self.run
+        best = (run.best_step, run.best_loss) if run.best_step is not None else None
+        self.losses_view.value = figure_png(lambda ax: step_curves(ax, {"total": curve}, best=best))
+
+    def _on_update(self, run, info) -> None:
+        self.image.value = _image_png(run.latest_image)
+        if self.draw_losses:
+            self._draw_losses(_snapshot_curve(run))
+        self.status.value = (f"step {info.step}/{info.steps}: total loss {info.losses['total']:.4g} "
+                             f"(best {run.best_loss:.4g} at step {run.best_step})")
+        self.updates += 1
+
+    def _on_done(self, run) -> None:
+        self.stop_button.disabled = True
+        if run.error is not None:
+            self.status.value = f"<b>failed</b>: {html.escape(type(run.error).__name__)}: {html.escape(str(run.error))}"
+            return
+        result = run.result
+        self.image.value = _image_png(self.final_image)
+        if self.draw_losses and result.history["total"]:
+            self._draw_losses(_history_curve(result))
+        if result.stopped == "callback":
+            self.status.value = (f"stopped at step {result.steps_done}/{run.steps}: kept the "
+                                 f"best image (total loss {run.best_loss:.4g}, step {run.best_step})")
+        else:
+            self.status.value = (f"{html.escape(result.stopped)} after {result.steps_done} steps in "
+                                 f"{run.elapsed_s:.1f} s; final total loss {result.history['total'][-1]:.4g}")
+
+
+class StyleLabWidget(ipywidgets.VBox):
+    """The style lab: controls for :meth:`nsthelpers.lab.StyleLab.run`, a **Run** button, the result next to
+    the previous one, and the loss curves of both runs.
+
+    Controls (set ``.value`` to drive the lab without a browser): ``style`` (Dropdown), ``optimizer``,
+    ``init``, ``log10_ratio`` (FloatSlider, log10 of style weight / content weight), ``tv_weight``
+    (FloatLogSlider), ``layer_weights`` ({style layer: FloatSlider, 0 turns the layer off}), ``size``,
+    ``steps``. ``run_button.click()`` starts a run in a background thread (the result refreshes every
+    ``every`` steps; ``stop_button`` ends it early); ``wait()`` blocks until it is done. The result image
+    has the CSS class ``nst-result`` and the previous one ``nst-previous`` (see tests/e2e/README.md).
+    Errors from a run are shown in ``console`` (an Output widget). ``params()`` is what the next run gets.
+    """
+
+    def __init__(self, lab, *, size: int = 128, steps: int = 100, size_range: tuple[int, int] = (64, 512),
+                 max_steps: int = 1000, every: int = 10, width: int = 256) -> None:
+        """``lab``: a :class:`nsthelpers.lab.StyleLab`; ``size``/``steps``: initial slider values;
+        ``every``: steps between live refreshes; ``width``: display width of the images in pixels."""
+        super().__init__()
+        from .lab import StyleLab
+        from .transfer import INITS
+
+        if not isinstance(lab, StyleLab):
+            raise ValueError(f"lab must be a nsthelpers.lab.StyleLab, got {type(lab).__name__}")
+        self.lab, self.every, self.live = lab, int(every), None
+        defaults = lab.default_params(size=size, steps=steps)
+        wide = {"description_width": "initial"}
+        r0 = round(lab.default_log10_ratio)
+        self.style = ipywidgets.Dropdown(options=lab.style_names, value=defaults["style"], description="style image",
+                                         style=wide)
+        self.optimizer = ipywidgets.Dropdown(options=["adam", "lbfgs"], value="adam", description="optimizer")
+        self.init = ipywidgets.Dropdown(options=list(INITS), value="content", description="init")
+        self.log10_ratio = ipywidgets.FloatSlider(
+            value=round(lab.default_log10_ratio, 1), min=r0 - 3, max=r0 + 4, step=0.1, readout_format=".1f",
+            description="log10 style/content", continuous_update=False, style=wide)
+        self.tv_weight = ipywidgets.FloatLogSlider(value=1.0, base=10, min=-3, max=4, step=0.1, readout_format=".3g",
+                                                   description="TV weight", continuous_update=False, style=wide)
+        self.layer_weights = {
+            name: ipywidgets.FloatSlider(value=1.0, min=0.0, max=5.0, step=0.1, readout_format=".1f",
+                                         description=name, continuous_update=False)
+            for name in lab.style_layers
+        }
+        self.size = ipywidgets.IntSlider(value=size, min=size_range[0], max=size_range[1], step=16,
+                                         description="size (px)", continuous_update=False, style=wide)
+        self.steps = ipywidgets.IntSlider(value=steps, min=5, max=max_steps, step=5, description="steps",
+                                          continuous_update=False)
+        self.run_button = ipywidgets.Button(description="Run", button_style="primary", icon="play",
+                                            tooltip="stylise with these settings (targets are cached)")
+        self.stop_button = ipywidgets.Button(description="Stop", icon="stop", disabled=True,
+                                             tooltip="stop at the next refresh")
+        box = ipywidgets.Layout(width=f"{width}px", height=f"{width}px", object_fit="contain")
+        self.previous_image = ipywidgets.Image(format="png", value=b"", layout=box)
+        self.result_image = ipywidgets.Image(format="png", value=_image_png(lab.content_at(size)), layout=box)
+        self.previous_image.add_class("nst-previous")   # the e2e browser test looks for these classes
+        self.result_image.add_class("nst-result")
+        self.previous_label = ipywidgets.HTML("<b>previous</b>: none yet")
+        self.result_label = ipywidgets.HTML("<b>result</b>: the content photo (no run yet)")
+        self.loss_view = ipywidgets.Image(format="png", layout=ipywidgets.Layout(width=f"{int(width * 1.6)}px"))
+        self.status = ipywidgets.HTML("ready")
+        self.console = ipywidgets.Output()
+        self.runs = 0
+        self._shown_params: dict | None = None   # params of the run in the result image
+        self._shown_result = None
+        self._previous_result = None
+        self.run_button.on_click(self._on_run)
+        self.stop_button.on_click(lambda _button: self.stop())
+        column = ipywidgets.Layout(width=f"{width + 20}px")
+        self.children = [
+            ipywidgets.HBox([self.style, self.optimizer, self.init]),
+            ipywidgets.HBox([self.log10_ratio, self.tv_weight]),
+            ipywidgets.HBox([self.size, self.steps]),
+            ipywidgets.HTML("per-layer style weights (0 turns a layer off):"),
+            ipywidgets.GridBox(list(self.layer_weights.values()),
+                               layout=ipywidgets.Layout(grid_template_columns="repeat(3, 320px)")),
+            ipywidgets.HBox([self.run_button, self.stop_button, self.status]),
+            ipywidgets.HBox([ipywidgets.VBox([self.previous_label, self.previous_image], layout=column),
+                             ipywidgets.VBox([self.result_label, self.result_image], layout=column),
+                             self.loss_view]),
+            self.console,
+        ]
+
+    def params(self) -> dict:
+        """The keywords the next :meth:`~nsthelpers.lab.StyleLab.run` gets, read from the controls."""
+        return {
+            "style": self.style.value, "size": int(self.size.value), "steps": int(self.steps.value),
+            "optimizer": self.optimizer.value, "init": self.init.value,
+            "log10_ratio": round(float(self.log10_ratio.value), 3), "tv_weight": float(self.tv_weight.value),
+            "style_layer_weights": {n: float(s.value) for n, s in self.layer_weights.items()},
+        }
+
+    @property
+    def running(self) -> bool:
+        """True while a run is in progress."""
+        return self.live is not None and self.live.running
+
+    @property
+    def result(self):
+        """The StyleResult shown as the result (None before the first run)."""
+        return self._shown_result
+
+    def wait(self, timeout: float | None = None):
+        """Block until the current run is done and return its StyleResult (None if nothing was started)."""
+        return None if self.live is None else self.live.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop the current run at its next refresh."""
+        if self.running:
+            self.live.stop()
+            self.status.value = "stopping…"
+
+    def _on_run(self, _button=None) -> None:
+        import traceback
+
+        from .lab import describe_changes
+        from .live import LiveRun
+
+        if self.running:
+            return
+        try:
+            params = self.params()
+            self.previous_image.value = self.result_image.value
+            self.previous_label.value = self.result_label.value.replace("<b>result</b>", "<b>previous</b>", 1)
+            self._previous_result = self._shown_result
+            changes = describe_changes(self._shown_params, params)
+            self._pending = (params, changes)
+            self.run_button.disabled, self.stop_button.disabled = True, False
+            self.status.value = "running: " + html.escape(", ".join(changes) or "same settings again")
+            self.live = LiveRun(self.lab.run, every=self.every, on_update=self._on_update, on_done=self._on_done,
+                                **params).start()
+        except Exception:  # shown in the log, never lost in a browser console
+            self.run_button.disabled, self.stop_button.disabled = False, True
+            self.console.append_stderr(traceback.format_exc())
+
+    def _loss_png(self, current: tuple[list[int], list[float]]) -> bytes:
+        from .viz import figure_png, step_curves
+
+        curves = {"this run": current}
+        if self._previous_result is not None and self._previous_result.history["total"]:
+            curves["previous run"] = _history_curve(self._previous_result)
+        return figure_png(lambda ax: step_curves(ax, curves, title="total loss"))
+
+    def _on_update(self, run, info) -> None:
+        self.result_image.value = _image_png(run.latest_image)
+        self.loss_view.value = self._loss_png(_snapshot_curve(run))
+        self.status.value = f"step {info.step}/{info.steps}: total loss {info.losses['total']:.4g}"
+
+    def _on_done(self, run) -> None:
+        import traceback
+
+        self.run_button.disabled, self.stop_button.disabled = False, True
+        params, changes = self._pending
+        if run.error is not None:
+            self.status.value = f"<b>failed</b>: {html.escape(type(run.error).__name__)}"
+            self.console.append_stderr("".join(traceback.format_exception(run.error)))
+            return
+        result = run.result
+        kept = run.best_image if result.stopped != "finished" and run.best_image is not None else result.image
+        self.result_image.value = _image_png(kept)
+        self.loss_view.value = self._loss_png(_history_curve(result))
+        self.runs += 1
+        self._shown_params, self._shown_result = params, result
+        final = result.final_losses
+        cached = "targets cached" if result.settings.get("cached") else "targets computed"
+        self.result_label.value = (
+            f"<b>result</b> (run {self.runs}): {html.escape(', '.join(changes) or 'same settings')}<br>"
+            f"total {final['total']:.3g}, content {final['content']:.3g}, style {final['style']:.3g}")
+        self.status.value = (f"{html.escape(result.stopped)}: {result.steps_done} steps in {run.elapsed_s:.1f} s "
+                             f"({cached})")
+
+
+def style_lab(model, content, styles=None, *, size: int = 128, steps: int = 100, every: int = 10,
+              **lab_kwargs) -> StyleLabWidget:
+    """A :class:`StyleLabWidget` over a new :class:`nsthelpers.lab.StyleLab` (``lab_kwargs`` go to StyleLab)."""
+    from .lab import StyleLab
+
+    return StyleLabWidget(StyleLab(model, content, styles, **lab_kwargs), size=size, steps=steps, every=every)
+
+
+# ----------------------------------------------------------------------------------------------
+# Blend weight slider (notebook 07_beyond)
+# ----------------------------------------------------------------------------------------------
+
+
+class BlendExplorer(ipywidgets.VBox):
+    """A slider over the blend weight ``w`` of two styles; shows ``render(w)`` (an image).
+
+    ``render`` is a plain function ``w -> (1, 3, H, W) image`` (for instance
+    ``lambda w: nst.stylize(photo, [a, b], style_blend=[1 - w, w], ...).image``); results are kept in
+    ``self.cache`` (``{w: image}``), which may be pre-filled, so moving back to a weight costs nothing.
+    Controls: ``self.weight`` (a SelectionSlider over ``weights``). Without a browser set
+    ``self.weight.value``; ``self.state`` then holds ``{"weight", "from_cache"}``, ``self.renders``
+    counts calls of ``render`` and ``self.updates`` counts redraws. ``labels`` name the two styles.
+    """
+
+    def __init__(
+        self,
+        render,
+        weights: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
+        *,
+        value: float | None = None,
+        cache: Mapping[float, torch.Tensor] | None = None,
+        labels: tuple[str, str] = ("style A", "style B"),
+        draw: bool = True,
+    ) -> None:
+        super().__init__()
+        weights = [float(w) for w in weights]
+        if not weights or any(not 0.0 <= w <= 1.0 for w in weights):
+            raise ValueError(f"weights must be a non-empty list of numbers in [0, 1], got {weights}")
+        value = weights[0] if value is None else float(value)
+        if value not in weights:
+            raise ValueError(f"value={value} is not one of the weights {weights}")
+        self.render = render
+        self.cache: dict[float, torch.Tensor] = {float(k): v for k, v in (cache or {}).items()}
+        self.labels = labels
+        self.draw = draw
+        self.state: dict = {}
+        self.renders = 0
+        self.updates = 0
+        self.weight = ipywidgets.SelectionSlider(options=[(f"{w:g}", w) for w in weights], value=value,
+                                                 description="blend w", continuous_update=False)
+        self.info = ipywidgets.HTML()
+        self.view = ipywidgets.Image(format="png")
+        self.children = [self.weight, self.info, self.view]
+        self.weight.observe(lambda _change: self.refresh(), names="value")
+        self.refresh()
+
+    def image_for(self, w: float) -> torch.Tensor:
+        """The image for blend weight ``w``: from the cache, or computed with ``render`` (then cached)."""
+        w = float(w)
+        if w not in self.cache:
+            self.cache[w] = self.render(w).detach().cpu()
+            self.renders += 1
+        return self.cache[w]
+
+    def refresh(self) -> None:
+        """Show the image for the slider's weight."""
+        w = float(self.weight.value)
+        from_cache = w in self.cache
+        image = self.image_for(w)
+        a, b = (html.escape(s) for s in self.labels)
+        self.info.value = (f"target Gram = <b>{1 - w:.2f}</b> × G({a}) + <b>{w:.2f}</b> × G({b})"
+                           f"{' (cached)' if from_cache else ' (computed now)'}")
+        if self.draw:
+            self.view.value = _image_png(image)
+        self.state = {"weight": w, "from_cache": from_cache}
+        self.updates += 1
