@@ -60,6 +60,27 @@ ERROR_PATTERNS = re.compile(
     r"Failed to load model class|Could not create a model|Failed to display widget"
 )
 
+# An exception shown as text ("ValueError: ...", "Error: ...") anywhere in an output or a widget's text.
+ERROR_LINE = re.compile(r"(?<![\w.])(?:[\w.]*[a-z])?(?:Error|Exception): ")
+# What a widget looks like when no widget manager renders it: its repr as text/plain.
+WIDGET_AS_TEXT = re.compile(r"\s*(VBox|HBox|GridBox|Box|Button|\w+Slider|Dropdown|Image|Tab|Accordion|Output)\(")
+
+
+def errors_in(state: dict) -> list[str]:
+    """Error outputs, tracebacks, widget-manager failures and widgets shown as plain text.
+
+    ``state["outputs"]``: one ``{"mime": data-mime-type, "text": innerText}`` per cell output in the page.
+    """
+    found = []
+    for out in state["outputs"]:
+        text = out["text"]
+        if ERROR_PATTERNS.search(text) or ERROR_LINE.search(text):
+            found.append(text[-1500:])
+        elif out["mime"] == "text/plain" and WIDGET_AS_TEXT.match(text):
+            found.append("a widget was shown as plain text (the JupyterLab widget manager is missing or does not "
+                         f"match ipywidgets: check jupyterlab_widgets): {text[:200]}")
+    return found
+
 
 def find_chromium() -> str | None:
     """``NST_E2E_BROWSER`` if set, else the first Chromium/Chrome found on this machine."""
@@ -97,6 +118,9 @@ class JupyterLab:
         run_env = dict(os.environ)
         run_env.update(env or {})
         run_env.update({
+            # a user's own Jupyter config, data (kernels, lab extensions) and state stay out of the test
+            "JUPYTER_CONFIG_DIR": str(self.tmp / "config"),
+            "JUPYTER_DATA_DIR": str(self.tmp / "data"),
             "JUPYTER_RUNTIME_DIR": str(self.tmp / "runtime"),
             "JUPYTERLAB_WORKSPACES_DIR": str(self.tmp / "workspaces"),
             "JUPYTERLAB_SETTINGS_DIR": str(self.tmp / "settings"),
@@ -165,6 +189,22 @@ class JupyterLab:
 
     def notebook_url(self, rel_path: str) -> str:
         return f"{self.base_url}/lab/tree/{rel_path}?token={self.token}"
+
+    def _api(self, path: str, method: str = "GET"):
+        request = urllib.request.Request(f"{self.base_url}/api/{path}", method=method,
+                                         headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def kernel_ready(self, rel_path: str) -> bool:
+        """The notebook's kernel has started, is idle, and the browser is connected to it."""
+        return any(s.get("path") == rel_path and s["kernel"]["execution_state"] == "idle"
+                   and s["kernel"].get("connections", 1) > 0 for s in self._api("sessions"))
+
+    def shut_down_kernels(self) -> None:
+        for s in self._api("sessions"):
+            self._api(f"sessions/{s['id']}", method="DELETE")
 
     def log_tail(self, n: int = 40) -> str:
         try:

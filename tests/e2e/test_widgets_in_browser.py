@@ -13,17 +13,15 @@ saved as ``tests/artifacts/e2e_<notebook>.png`` (with the JupyterLab log and bro
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from lab_driver import ERROR_PATTERNS, KernelErrors
+from lab_driver import ERROR_PATTERNS, KernelErrors, errors_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,9 +45,14 @@ TARGETS = [
 
 
 def _selected_targets() -> list:
-    wanted = [p.strip() for p in os.environ.get("NST_E2E_NOTEBOOKS", "").split(",") if p.strip()]
-    targets = [t for t in TARGETS if not wanted or t.notebook in wanted]
-    return [pytest.param(t, id=Path(t.notebook).stem) for t in targets]
+    """``TARGETS``, or those named in ``NST_E2E_NOTEBOOKS``; a notebook not in ``TARGETS`` may be named
+    as ``path=slider-prefix`` (default slider prefix ``log10``), e.g. to try a notebook in the making."""
+    known = {t.notebook: t for t in TARGETS}
+    targets = []
+    for item in filter(None, (p.strip() for p in os.environ.get("NST_E2E_NOTEBOOKS", "").split(","))):
+        path, _, slider = item.partition("=")
+        targets.append(known.get(path) or Target(path, slider or "log10", run_all_timeout=300, run_timeout=240))
+    return [pytest.param(t, id=Path(t.notebook).stem) for t in targets or TARGETS]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -60,7 +63,7 @@ OUTPUT = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output"
 WIDGET_IMAGES = f"{OUTPUT} img.widget-image"
 
 # Cell prompts, kernel status, all output text and whether widgets rendered, in one round trip.
-NOTEBOOK_STATE_JS = """() => {
+NOTEBOOK_STATE_JS = r"""() => {
   const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
   if (!panel) return null;
   const prompts = Array.from(panel.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt'))
@@ -68,7 +71,8 @@ NOTEBOOK_STATE_JS = """() => {
   const indicator = panel.querySelector('.jp-Notebook-ExecutionIndicator');
   const outputs = Array.from(panel.querySelectorAll('.jp-OutputArea-output')).map(o => ({
       mime: o.getAttribute('data-mime-type') || '', text: o.innerText || ''}));
-  return {prompts, kernel: indicator ? indicator.getAttribute('data-status') : null, outputs,
+  const dialogs = Array.from(document.querySelectorAll('.jp-Dialog')).map(d => d.innerText.replace(/\s+/g, ' '));
+  return {prompts, kernel: indicator ? indicator.getAttribute('data-status') : null, outputs, dialogs,
           widgets: panel.querySelectorAll('.jp-OutputArea-output .jupyter-widgets').length};
 }"""
 
@@ -90,20 +94,6 @@ IMAGE_DIGESTS_JS = """async (selector) => {
 }"""
 
 
-def _errors_in(state: dict) -> list[str]:
-    """Error outputs, tracebacks, widget-manager failures and widgets shown as plain text."""
-    found = []
-    for out in state["outputs"]:
-        text = out["text"]
-        if (out["mime"] == "application/vnd.jupyter.stderr" and re.search(r"\w+(Error|Exception)\b", text)) \
-                or ERROR_PATTERNS.search(text) or re.search(r"(^|\n)\s*[\w.]*(Error|Exception): ", text):
-            found.append(text[-1500:])
-        elif out["mime"] == "text/plain" and re.match(r"\s*(VBox|HBox|Box|Button|\w+Slider|Image|Tab|Output)\(", text):
-            found.append("a widget was shown as plain text (the JupyterLab widget manager is missing or does not "
-                         f"match ipywidgets: check jupyterlab_widgets): {text[:200]}")
-    return found
-
-
 class Session:
     """One notebook open in one browser tab, plus everything needed to explain a failure."""
 
@@ -118,9 +108,11 @@ class Session:
     def state(self) -> dict:
         return self.page.evaluate(NOTEBOOK_STATE_JS)
 
-    def check_no_errors(self, when: str) -> dict:
+    def check_no_errors(self, when: str) -> dict | None:
         state = self.state()
-        problems = _errors_in(state) + [f"kernel error: {e}" for e in self.kernel_errors.errors]
+        if state is None:  # JupyterLab is still loading
+            return None
+        problems = [f"a dialog is open: {d}" for d in state["dialogs"]] + errors_in(state) + [f"kernel error: {e}" for e in self.kernel_errors.errors]
         problems += [c for c in self.console if ERROR_PATTERNS.search(c) or
                      (c.startswith(("error:", "pageerror:")) and re.search(r"widget|model", c, re.I))]
         assert not problems, f"{when}: errors in {self.name}:\n" + "\n---\n".join(problems)
@@ -135,8 +127,9 @@ class Session:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} in {self.name}; "
-                                     f"prompts {state['prompts']}, kernel {state['kernel']}")
+                where = "JupyterLab did not load" if state is None else \
+                    f"prompts {state['prompts']}, kernel {state['kernel']}"
+                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} in {self.name}; {where}")
             self.page.wait_for_timeout(poll * 1000)
 
     def wait_kernel_idle(self, timeout: float, settle: float = 1.0) -> None:
@@ -144,13 +137,26 @@ class Session:
         since = [None]
 
         def idle_long_enough(state):
-            if state["kernel"] != "idle":
+            if state is None or state["kernel"] != "idle":
                 since[0] = None
                 return False
             since[0] = since[0] or time.monotonic()
             return time.monotonic() - since[0] >= settle
 
         self.wait_until("the kernel to be idle", idle_long_enough, timeout, poll=0.25)
+
+    def wait_stable_result(self, timeout: float, settle: float = 2.0) -> str:
+        """The result image's digest once it has not changed for ``settle`` seconds."""
+        last = [None, 0.0]
+
+        def stable(_state):
+            digest = _result_digest(self.images())
+            if digest != last[0]:
+                last[:] = [digest, time.monotonic()]
+                return None
+            return digest if time.monotonic() - last[1] >= settle else None
+
+        return self.wait_until("the result image to settle", stable, timeout, poll=0.5)
 
     def images(self) -> list[dict]:
         for _ in range(10):  # a blob URL can be revoked while it is read: read again
@@ -175,15 +181,6 @@ def _result_digest(images: list[dict]) -> str | None:
     return marked[-1] if marked else "|".join(img["digest"] for img in images)
 
 
-def _shut_down_kernels(lab) -> None:
-    headers = {"Authorization": f"token {lab.token}"}
-    with urllib.request.urlopen(urllib.request.Request(f"{lab.base_url}/api/sessions", headers=headers)) as r:
-        sessions = json.load(r)
-    for s in sessions:
-        request = urllib.request.Request(f"{lab.base_url}/api/sessions/{s['id']}", method="DELETE", headers=headers)
-        urllib.request.urlopen(request).close()
-
-
 def _drag_slider(page, slider) -> tuple[str, str]:
     """Drag the slider's handle with the mouse (towards the farther end); return the readout before and after."""
     readout = slider.locator(".widget-readout")
@@ -206,17 +203,23 @@ def _drag_slider(page, slider) -> tuple[str, str]:
 
 @pytest.mark.parametrize("target", _selected_targets())
 def test_widgets_work_in_jupyterlab(target: Target, lab, browser, artifacts):
-    source = ROOT / target.notebook
+    source = ROOT / target.notebook  # an absolute path stays as it is
     if not source.exists():
         pytest.skip(f"{target.notebook} does not exist yet")
     name = source.stem
+    for stale in artifacts.glob(f"e2e_{name}_*"):  # debug files of an earlier failed run
+        stale.unlink()
     page = browser.new_page()
     session = Session(page, lab, artifacts, name)
     try:
         page.set_default_timeout(60_000)
-        page.goto(lab.notebook_url(lab.add_notebook(source)))
-        page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']",
-                               timeout=target.run_all_timeout * 1000)
+        rel_path = lab.add_notebook(source)
+        page.goto(lab.notebook_url(rel_path))
+        # The toolbar says "idle" before any kernel exists: wait for the server to report the kernel
+        # started and connected to this page (running cells earlier opens a "Select Kernel" dialog).
+        session.wait_until("the kernel to start", lambda s: s is not None and lab.kernel_ready(rel_path),
+                           target.run_all_timeout)
+        session.wait_kernel_idle(target.run_all_timeout)
 
         # Run > Run All Cells, as a reader does.
         page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
@@ -245,7 +248,13 @@ def test_widgets_work_in_jupyterlab(target: Target, lab, browser, artifacts):
         after = session.wait_until("the result image to change after pressing Run",
                                    lambda s: (d := _result_digest(session.images())) != before and d,
                                    target.run_timeout)
+        # A lab may run in a background thread (the kernel is idle meanwhile) and show live previews: the run
+        # is over when the Run button is enabled again and the result stops changing.
+        session.wait_until("the run to finish (the Run button enabled again)",
+                           lambda s: run_button.first.is_enabled(), target.run_timeout)
         session.wait_kernel_idle(target.run_timeout)
+        after = session.wait_stable_result(target.run_timeout)
+        assert after != before, "the result image is back to what it was before Run"
         session.check_no_errors("after pressing Run")
         images = session.images()
         previous = [img["digest"] for img in images if "nst-previous" in img["classes"]]
@@ -261,4 +270,4 @@ def test_widgets_work_in_jupyterlab(target: Target, lab, browser, artifacts):
         raise
     finally:
         page.close()
-        _shut_down_kernels(lab)
+        lab.shut_down_kernels()
