@@ -25,7 +25,6 @@ import json
 import math
 import os
 import platform
-import resource
 import sys
 import time
 from pathlib import Path
@@ -50,11 +49,11 @@ MIN_SIZE = 32  # the reference walks down to pool5: 32 px → 1×1
 
 # Defaults per device kind: (sizes, warmup steps, timed steps, target size, ref steps, check every, stylize steps)
 DEFAULTS = {
-    "cuda": dict(sizes=[256, 512, 1024, 2048], warmup=10, timed=50, target_size=512, ref_steps=3000,
+    "cuda": dict(sizes=[256, 512, 1024, 2048], warmup=10, timed=50, rounds=2, target_size=512, ref_steps=3000,
                  check_every=10, stylize_steps=300),
-    "cpu": dict(sizes=[128, 256], warmup=1, timed=3, target_size=128, ref_steps=200,
+    "cpu": dict(sizes=[128, 256], warmup=1, timed=2, rounds=2, target_size=128, ref_steps=200,
                 check_every=5, stylize_steps=300),
-    "quick": dict(sizes=[64], warmup=1, timed=2, target_size=64, ref_steps=10,
+    "quick": dict(sizes=[64], warmup=1, timed=2, rounds=1, target_size=64, ref_steps=10,
                   check_every=2, stylize_steps=50),
 }
 
@@ -159,6 +158,8 @@ class PeakMemory:
 
     @staticmethod
     def _maxrss() -> int:
+        import resource  # Unix only
+
         r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return r if sys.platform == "darwin" else r * 1024
 
@@ -192,36 +193,61 @@ def pictures(size: int, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 # ------------------------------------------------------------------------------------- measuring
-def time_reference(model, content, style, dev, warmup: int, timed: int, space: str) -> dict:
-    marks = {}
+class Clock:
+    """Wall time, and on the CPU also this process's CPU time (``time.process_time``).
 
-    def on_step(i: int) -> None:
+    CPU time is what a loop costs regardless of other jobs on a shared machine (with one thread it
+    barely moves when the neighbours get busy); on a GPU it means nothing and is not reported.
+    """
+
+    def __init__(self, dev: torch.device):
+        self.dev = dev
+        self.cpu = dev.type == "cpu"
+
+    def now(self) -> tuple[float, float]:
+        sync(self.dev)
+        return time.perf_counter(), (time.process_time() if self.cpu else math.nan)
+
+    @staticmethod
+    def since(t0: tuple[float, float], t1: tuple[float, float]) -> tuple[float, float]:
+        return t1[0] - t0[0], t1[1] - t0[1]
+
+
+def _cpu_or_none(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def _per_step(marks: dict, warmup: int, timed: int) -> dict:
+    wall, cpu = Clock.since(marks[warmup], marks[warmup + timed])
+    return {"ms_per_step": 1000 * wall / timed, "cpu_ms_per_step": _cpu_or_none(1000 * cpu / timed)}
+
+
+def time_reference(model, content, style, dev, warmup: int, timed: int, space: str) -> dict:
+    clock, marks = Clock(dev), {}
+
+    def on_step(i: int) -> None:  # the device is synced only at the two marks
         if i == warmup or i == warmup + timed:
-            sync(dev)
-            marks[i] = time.perf_counter()
+            marks[i] = clock.now()
 
     with PeakMemory(dev) as mem:
         loss = ref.ReferenceLoss(model, content, style, space=space)
         ref.run_reference(loss, warmup + timed, step_callback=on_step)
         del loss
-    return {"ms_per_step": 1000 * (marks[warmup + timed] - marks[warmup]) / timed,
-            "peak_mb": _mb(mem.peak_bytes), "steps_timed": timed}
+    return {**_per_step(marks, warmup, timed), "peak_mb": _mb(mem.peak_bytes), "steps_timed": timed}
 
 
 def time_stylize(model, content, style, dev, warmup: int, timed: int) -> dict:
-    marks = {}
+    clock, marks = Clock(dev), {}
 
-    def cb(info: nst.StepInfo) -> None:  # optimize() has just copied the losses to the host: synced
+    def cb(info: nst.StepInfo) -> None:  # called every `warmup` steps, as often as it syncs anyway
         if info.step in (warmup, warmup + timed):
-            sync(dev)
-            marks[info.step] = time.perf_counter()
+            marks[info.step] = clock.now()
 
     with PeakMemory(dev) as mem:
         result = nst.stylize(content, style, steps=warmup + timed, weights=model, device=dev,
                              callback=cb, callback_every=warmup)
         del result
-    return {"ms_per_step": 1000 * (marks[warmup + timed] - marks[warmup]) / timed,
-            "peak_mb": _mb(mem.peak_bytes), "steps_timed": timed}
+    return {**_per_step(marks, warmup, timed), "peak_mb": _mb(mem.peak_bytes), "steps_timed": timed}
 
 
 def guarded(fn, dev, *args):
@@ -236,22 +262,44 @@ def guarded(fn, dev, *args):
 
 
 def _ratio(a, b) -> float | None:
-    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or not b or a is None:
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or not b:
         return None
     return a / b
 
 
-def per_size(model, dev, size: int, warmup: int, timed: int, space: str, log) -> dict:
+def _get(cell, key):
+    return cell.get(key) if isinstance(cell, dict) else None
+
+
+def _best_of(runs: list) -> dict | str:
+    """Several rounds of one loop → the fastest round's ms/step, the largest peak, every round's ms/step."""
+    if any(r == "OOM" for r in runs):
+        return "OOM"
+    best = min(runs, key=lambda r: r["ms_per_step"])
+    peaks = [r["peak_mb"] for r in runs if r["peak_mb"] is not None]
+    cpus = [r["cpu_ms_per_step"] for r in runs if r["cpu_ms_per_step"] is not None]
+    return {"ms_per_step": best["ms_per_step"], "cpu_ms_per_step": min(cpus) if cpus else None,
+            "peak_mb": max(peaks) if peaks else None, "steps_timed": best["steps_timed"],
+            "rounds_ms_per_step": [r["ms_per_step"] for r in runs]}
+
+
+def per_size(model, dev, size: int, warmup: int, timed: int, rounds: int, space: str, log) -> dict:
+    """Alternate the two loops ``rounds`` times (so a busy spell on a shared machine hits both) and keep
+    each loop's fastest round."""
     content, style = pictures(size, dev)
-    r = guarded(time_reference, dev, model, content, style, dev, warmup, timed, space)
-    _free(dev)
-    s = guarded(time_stylize, dev, model, content, style, dev, warmup, timed)
-    _free(dev)
+    ref_runs, sty_runs = [], []
+    for _ in range(rounds):
+        if "OOM" not in ref_runs:
+            ref_runs.append(guarded(time_reference, dev, model, content, style, dev, warmup, timed, space))
+            _free(dev)
+        if "OOM" not in sty_runs:
+            sty_runs.append(guarded(time_stylize, dev, model, content, style, dev, warmup, timed))
+            _free(dev)
+    r, s = _best_of(ref_runs), _best_of(sty_runs)
     row = {"size": size, "reference": r, "stylize": s,
-           "speedup": _ratio(r["ms_per_step"] if isinstance(r, dict) else None,
-                             s["ms_per_step"] if isinstance(s, dict) else None),
-           "memory_ratio": _ratio(r["peak_mb"] if isinstance(r, dict) else None,
-                                  s["peak_mb"] if isinstance(s, dict) else None)}
+           "speedup": _ratio(_get(r, "ms_per_step"), _get(s, "ms_per_step")),
+           "speedup_cpu_time": _ratio(_get(r, "cpu_ms_per_step"), _get(s, "cpu_ms_per_step")),
+           "memory_ratio": _ratio(_get(r, "peak_mb"), _get(s, "peak_mb"))}
     log(f"  {size:>5} px  reference {_fmt_cell(r, 'ms_per_step', ' ms/step')}, {_fmt_cell(r, 'peak_mb', ' MB')}"
         f"  |  stylize {_fmt_cell(s, 'ms_per_step', ' ms/step')}, {_fmt_cell(s, 'peak_mb', ' MB')}"
         f"  |  speed-up ×{_fmt(row['speedup'])}")
@@ -260,14 +308,13 @@ def per_size(model, dev, size: int, warmup: int, timed: int, space: str, log) ->
 
 def time_to_target(model, dev, size: int, ref_steps: int, check_every: int, stylize_steps: int,
                    space: str, log) -> dict:
+    clock = Clock(dev)
     content, style = pictures(size, dev)
     # 1. the reference, end to end (targets + ref_steps steps), then its user-visible result's loss
-    sync(dev)
-    t0 = time.perf_counter()
+    t0 = clock.now()
     loss = ref.ReferenceLoss(model, content, style, space=space)
     run = ref.run_reference(loss, ref_steps)
-    sync(dev)
-    ref_s = time.perf_counter() - t0
+    ref_s, ref_cpu = Clock.since(t0, clock.now())
     target = loss.score(run.image)
     initial = loss.score(content)
     log(f"  reference: {ref_steps} steps in {ref_s:.1f} s; loss {initial:.4g} → {target:.4g} "
@@ -275,43 +322,50 @@ def time_to_target(model, dev, size: int, ref_steps: int, check_every: int, styl
 
     # 2. stylize (defaults) until its picture scores ≤ target; scoring time is subtracted
     trace: list[list[float]] = []
-    state = {"scoring": 0.0, "hit": None, "best": math.inf}
+    state = {"scoring": (0.0, 0.0), "hit": None, "best": math.inf}
 
     def cb(info: nst.StepInfo) -> bool:
-        t = time.perf_counter()  # losses were just copied to the host: the device is synced
+        t = clock.now()
         score = loss.score(info.image)
         state["best"] = min(state["best"], score)
         trace.append([info.step, score])
         if score <= target and state["hit"] is None:
-            state["hit"] = (info.step, t - t1 - state["scoring"])
-        state["scoring"] += time.perf_counter() - t
+            spent = Clock.since(t1, t)
+            state["hit"] = (info.step, spent[0] - state["scoring"][0], spent[1] - state["scoring"][1])
+        took = Clock.since(t, clock.now())
+        state["scoring"] = (state["scoring"][0] + took[0], state["scoring"][1] + took[1])
         return state["hit"] is not None
 
-    sync(dev)
-    t1 = time.perf_counter()
+    t1 = clock.now()
     result = nst.stylize(content, style, steps=stylize_steps, weights=model, device=dev,
                          callback=cb, callback_every=check_every)
-    sync(dev)
-    total = time.perf_counter() - t1 - state["scoring"]
+    spent = Clock.since(t1, clock.now())
     hit = state["hit"]
-    sty = {"reached": hit is not None, "steps": hit[0] if hit else result.steps_done,
-           "seconds": hit[1] if hit else total, "scoring_s_excluded": state["scoring"],
+    if hit:
+        steps_run, secs, cpu = hit
+    else:
+        steps_run, secs, cpu = result.steps_done, spent[0] - state["scoring"][0], spent[1] - state["scoring"][1]
+    sty = {"reached": hit is not None, "steps": steps_run, "seconds": secs, "cpu_seconds": _cpu_or_none(cpu),
+           "ms_per_step": 1000 * secs / steps_run, "scoring_s_excluded": state["scoring"][0],
            "best_loss": state["best"], "max_steps": stylize_steps, "check_every": check_every,
-           "settings": {k: v for k, v in result.settings.items() if k not in ("size",)},
+           "settings": {k: v for k, v in result.settings.items() if k != "size"},
            "trace": trace}
     if hit:
-        log(f"  stylize: reached {target:.4g} at step {hit[0]} in {hit[1]:.1f} s "
-            f"→ ×{ref_s / hit[1]:.1f} faster than the reference")
+        log(f"  stylize: reached {target:.4g} at step {steps_run} in {secs:.1f} s "
+            f"→ ×{ref_s / secs:.1f} faster than the reference")
     else:
-        log(f"  stylize: did not reach {target:.4g} in {stylize_steps} steps ({total:.1f} s); "
+        log(f"  stylize: did not reach {target:.4g} in {stylize_steps} steps ({secs:.1f} s); "
             f"best {state['best']:.4g}")
     return {
         "size": size,
-        "reference": {"steps": ref_steps, "seconds": ref_s, "target_loss": target, "initial_loss": initial,
+        "reference": {"steps": ref_steps, "seconds": ref_s, "cpu_seconds": _cpu_or_none(ref_cpu),
+                      "ms_per_step": 1000 * ref_s / ref_steps, "target_loss": target, "initial_loss": initial,
                       "final_loss_unclipped": run.final_loss, "lr": ref.LR, "space": space},
         "stylize": sty,
-        "ratio": ref_s / hit[1] if hit else None,
-        "ratio_lower_bound": None if hit else ref_s / total,
+        "ratio": ref_s / secs if hit else None,
+        "ratio_cpu_time": _ratio(_cpu_or_none(ref_cpu), _cpu_or_none(cpu)) if hit else None,
+        "ratio_lower_bound": None if hit else ref_s / secs,
+        "step_ratio": ref_steps / steps_run if hit else None,
     }
 
 
@@ -333,47 +387,65 @@ def _fmt_cell(cell, key: str, unit: str = "") -> str:
     return "n/a" if v is None else _fmt(v) + unit
 
 
+def _x(v) -> str:
+    return "×" + _fmt(v) if isinstance(v, (int, float)) else "—"
+
+
 def markdown(res: dict) -> str:
     d = res["device"]
+    cpu = d["type"] == "cpu"
+    p = res["params"]
     lines = [
         f"### {d['type'].upper()}: {d['name']}",
         "",
-        f"{res['date']}, torch {d['torch']}, weights `{res['weights']}`, "
-        f"ms/step over {res['params']['timed']} steps after {res['params']['warmup']} warm-up "
-        f"(`{res['command']}`). Peak memory: {res['memory_method']}.",
+        f"{res['date']}, torch {d['torch']}, weights `{res['weights']}`, `{res['command']}`. "
+        f"ms/step: fastest of {p.get('rounds', 1)} alternating round(s) of {p['timed']} steps after "
+        f"{p['warmup']} warm-up step(s). Ratios are reference / stylize: above 1, stylize is faster or smaller.",
         "",
-        "| size | reference ms/step | stylize ms/step | **speed-up** (ref/stylize) "
-        "| reference peak MB | stylize peak MB | **memory ratio** (ref/stylize) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    head = "| size | reference ms/step | stylize ms/step | **speed-up** |"
+    rule = "| ---: | ---: | ---: | ---: |"
+    if cpu:
+        head += " speed-up in CPU time |"
+        rule += " ---: |"
+    lines += [head + " reference peak MB | stylize peak MB | **memory ratio** |", rule + " ---: | ---: | ---: |"]
     for row in res["sizes"]:
         r, s = row["reference"], row["stylize"]
-        sp = row["speedup"]
-        mr = row["memory_ratio"]
-        lines.append(
-            f"| {row['size']}² | {_fmt_cell(r, 'ms_per_step')} | {_fmt_cell(s, 'ms_per_step')} "
-            f"| {'×' + _fmt(sp) if sp else '—'} | {_fmt_cell(r, 'peak_mb')} | {_fmt_cell(s, 'peak_mb')} "
-            f"| {'×' + _fmt(mr) if mr else '—'} |")
+        line = f"| {row['size']}² | {_fmt_cell(r, 'ms_per_step')} | {_fmt_cell(s, 'ms_per_step')} | {_x(row['speedup'])} |"
+        if cpu:
+            line += f" {_x(row.get('speedup_cpu_time'))} |"
+        lines.append(line + f" {_fmt_cell(r, 'peak_mb')} | {_fmt_cell(s, 'peak_mb')} | {_x(row['memory_ratio'])} |")
+    lines += ["", f"Peak memory: {res['memory_method']}."]
     t = res.get("time_to_target")
     if t == "OOM":
-        lines += ["", f"Time to reach the reference's final loss at {res['params']['target_size']}²: OOM."]
+        lines += ["", f"Time to reach the reference's final loss at {p['target_size']}²: OOM."]
     elif t:
         rr, ss = t["reference"], t["stylize"]
         if t["ratio"]:
-            ratio = f"**×{_fmt(t['ratio'])}**"
+            ratio = f"**{_x(t['ratio'])}**"
         else:
-            ratio = f"> ×{_fmt(t['ratio_lower_bound'])} (not reached)" if t.get("ratio_lower_bound") else "—"
+            ratio = f"> {_x(t['ratio_lower_bound'])} (not reached)" if t.get("ratio_lower_bound") else "—"
         sty_steps = ss["steps"] if ss["reached"] else f"not in {ss['max_steps']}"
+        head = ("| reference steps | reference s | reference loss: content → result | stylize steps | stylize s "
+                "| **time ratio** | step ratio |")
+        rule = "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        line = (f"| {rr['steps']} | {_fmt(rr['seconds'])} | {_fmt(rr['initial_loss'], 4)} → {_fmt(rr['target_loss'], 4)} "
+                f"| {sty_steps} | {_fmt(ss['seconds'])} | {ratio} | {_x(t.get('step_ratio'))} |")
+        if cpu:
+            head += " time ratio in CPU time |"
+            rule += " ---: |"
+            line += f" {_x(t.get('ratio_cpu_time'))} |"
         lines += [
             "",
-            f"Time to reach the reference's final loss at {t['size']}² (reference loss of the clipped picture; "
-            f"stylize checked every {ss['check_every']} steps, scoring time excluded):",
+            f"Time to reach the reference's final loss at {t['size']}²: the reference's {rr['steps']}-step result, "
+            f"clipped to [0, 1], scored with the reference loss is the target; stylize's picture is scored the same "
+            f"way every {ss['check_every']} steps (scoring time excluded; set-up included for both). "
+            f"stylize's best score: {_fmt(ss['best_loss'], 4)}. Over these runs: reference "
+            f"{_fmt(rr.get('ms_per_step'))} ms/step, stylize {_fmt(ss.get('ms_per_step'))} ms/step.",
             "",
-            "| reference steps | reference s | loss: content image → reference result | stylize steps "
-            "| stylize s | stylize best loss | **time ratio** (ref/stylize) |",
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-            f"| {rr['steps']} | {_fmt(rr['seconds'])} | {_fmt(rr['initial_loss'], 4)} → {_fmt(rr['target_loss'], 4)} "
-            f"| {sty_steps} | {_fmt(ss['seconds'])} | {_fmt(ss['best_loss'], 4)} | {ratio} |",
+            head,
+            rule,
+            line,
         ]
     return "\n".join(lines)
 
@@ -415,6 +487,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                   "CPU 128,256; --quick 64)")
     p.add_argument("--warmup", type=int, default=None, help="untimed steps before the ms/step measurement")
     p.add_argument("--timed", type=int, default=None, help="timed steps per size (a multiple of --warmup)")
+    p.add_argument("--rounds", type=int, default=None,
+                   help="alternating rounds of the two loops per size; each loop's fastest round is kept")
     p.add_argument("--target-size", type=int, default=None, help="size of the time-to-target run (GPU 512, CPU 128)")
     p.add_argument("--ref-steps", type=int, default=None, help="reference steps that set the target (GPU 3000, CPU 200)")
     p.add_argument("--check-every", type=int, default=None, help="stylize steps between reference-loss checks")
@@ -441,6 +515,7 @@ def main(argv=None) -> dict:
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else d["sizes"]
     warmup = args.warmup if args.warmup is not None else d["warmup"]
     timed = args.timed if args.timed is not None else d["timed"]
+    rounds = args.rounds or d["rounds"]
     target_size = args.target_size or d["target_size"]
     ref_steps = args.ref_steps or d["ref_steps"]
     check_every = args.check_every or d["check_every"]
@@ -454,12 +529,12 @@ def main(argv=None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        return _run(args, argv, dev, sizes, warmup, timed, target_size, ref_steps, check_every, stylize_steps)
+        return _run(args, argv, dev, sizes, warmup, timed, rounds, target_size, ref_steps, check_every, stylize_steps)
     finally:
         torch.set_num_threads(threads_before)
 
 
-def _run(args, argv, dev, sizes, warmup, timed, target_size, ref_steps, check_every, stylize_steps) -> dict:
+def _run(args, argv, dev, sizes, warmup, timed, rounds, target_size, ref_steps, check_every, stylize_steps) -> dict:
     log = print
     name = device_name(dev)
     log(f"device: {dev} ({name}); weights {args.weights}; sizes {sizes}")
@@ -477,7 +552,7 @@ def _run(args, argv, dev, sizes, warmup, timed, target_size, ref_steps, check_ev
         "reference": {"seed": ref.SEED, "layers": ref.LAYERS, "content_weight": ref.CONTENT_WEIGHT,
                       "style_weight": ref.STYLE_WEIGHT, "lr": ref.LR, "space": args.ref_space},
         "images": {"content": "skimage astronaut", "style": "generated texture 'swirls' (seed 0)"},
-        "params": {"warmup": warmup, "timed": timed, "target_size": target_size, "ref_steps": ref_steps,
+        "params": {"warmup": warmup, "timed": timed, "rounds": rounds, "target_size": target_size, "ref_steps": ref_steps,
                    "check_every": check_every, "stylize_steps": stylize_steps},
         "memory_method": memory_method(dev),
         "sizes": [],
@@ -492,7 +567,7 @@ def _run(args, argv, dev, sizes, warmup, timed, target_size, ref_steps, check_ev
     _free(dev)
     log("ms/step and peak memory:")
     for size in sizes:
-        res["sizes"].append(per_size(model, dev, size, warmup, timed, args.ref_space, log))
+        res["sizes"].append(per_size(model, dev, size, warmup, timed, rounds, args.ref_space, log))
     if not args.no_target:
         log(f"time to reach the reference's final loss ({target_size} px, {ref_steps} reference steps):")
         res["time_to_target"] = guarded(time_to_target, dev, model, dev, target_size, ref_steps, check_every,

@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=300, help="optimisation steps (objective evaluations)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
                    help="adam: steady, low memory; lbfgs: the classic choice, fewer steps to a low loss")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.02 adam, 1.0 lbfgs)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.05 adam, 1.0 lbfgs)")
     p.add_argument("--content-weight", type=float, default=1.0, help="weight of the content loss")
     p.add_argument("--style-weight", type=float, default=None,
                    help="weight of the style loss (default: 100 for caffe weights, 3e5 for ImageNet-normalised ones)")

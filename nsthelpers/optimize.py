@@ -21,7 +21,10 @@ from .objective import Objective
 
 OPTIMIZERS = ("adam", "lbfgs")
 PRECISIONS = ("auto", "fp32", "bf16")
-DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
+# Adam's lr is for pixels in [0, 1] with a cosine decay to 5 %. Measured on CPU at 128² (caffe weights, time to
+# the seed-003 reference loop's 200-step loss): lr 0.05 reached it in 35 steps (×4.5 faster than the reference),
+# lr 0.02 in 60 (×2.5), L-BFGS in 35 (×4.2); lr 0.1 gave visibly grainier pictures.
+DEFAULT_LR = {"adam": 0.05, "lbfgs": 1.0}
 LOSS_TERMS = ("total", "content", "style", "tv")
 CHECKPOINT_FORMAT = "nsthelpers-checkpoint"
 

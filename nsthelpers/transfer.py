@@ -80,7 +80,7 @@ def stylize(
         content_weight, style_weight, tv_weight: loss weights (≥ 0). ``style_weight=None`` picks the
             default for the model's preprocessing (Caffe activations are ~60× larger).
         init: ``"content"``, ``"noise"``, ``"style"``, or an image tensor.
-        lr: learning rate (default 0.02 for Adam on [0,1] pixels, 1 for L-BFGS).
+        lr: learning rate (default 0.05 for Adam on [0,1] pixels, with cosine decay; 1 for L-BFGS).
         size: longer side of the result in pixels (content is resized; default: as loaded).
         scales: coarse-to-fine longer sides, e.g. ``[256, 512, 1024]``: each scale starts from the
             previous result, upsampled (high resolution for a fraction of the cost).

@@ -385,19 +385,21 @@ class LayerInfo:
 def layer_table(input_size: tuple[int, int] = (224, 224)) -> list[LayerInfo]:
     """Per-layer facts for VGG19's features at an input of ``(H, W)``: output shape (C, H, W),
     parameter count, receptive field in input pixels, and multiply-add FLOPs (2 per MAC) of a forward pass.
+
+    Pure arithmetic: no model is built (cheap enough to call before every run).
     """
     h, w = input_size
     rows: list[LayerInfo] = []
     c, rf, jump = 3, 1, 1
-    for idx, m in enumerate(_build_layers()):
-        name = LAYER_NAMES[idx]
-        if isinstance(m, nn.Conv2d):
-            params = m.weight.numel() + m.bias.numel()
-            flops = 2 * m.in_channels * 9 * m.out_channels * h * w
-            c = m.out_channels
+    for idx, name in enumerate(LAYER_NAMES):
+        if name.startswith("conv"):
+            out_c = _CHANNELS[int(name[4])]
+            params = out_c * c * 9 + out_c
+            flops = 2 * c * 9 * out_c * h * w
+            c = out_c
             rf += 2 * jump
             kind = "Conv2d 3×3"
-        elif isinstance(m, nn.ReLU):
+        elif name.startswith("relu"):
             params, flops, kind = 0, c * h * w, "ReLU"
         else:
             params, kind = 0, "MaxPool 2×2"

@@ -17,6 +17,17 @@ sys.path.insert(0, str(BENCH_DIR))
 import bench  # noqa: E402
 import reference as ref  # noqa: E402
 
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """32-px VGG passes are tiny: one thread avoids OpenMP spin-waiting when the CPU is shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 REF_TO_RELU = {"conv1_1": "relu1_1", "conv2_1": "relu2_1", "conv3_1": "relu3_1", "conv4_1": "relu4_1",
                "conv4_2": "relu4_2", "conv5_1": "relu5_1"}
 
@@ -117,12 +128,16 @@ def test_quick_bench_end_to_end(tmp_path):
     assert row["size"] == 32
     for loop in ("reference", "stylize"):
         assert row[loop]["ms_per_step"] > 0 and row[loop]["peak_mb"] is not None and row[loop]["peak_mb"] >= 0
+        assert row[loop]["rounds_ms_per_step"] and min(row[loop]["rounds_ms_per_step"]) == row[loop]["ms_per_step"]
     assert row["speedup"] > 0
     t = data["time_to_target"]
     assert t["reference"]["steps"] == 3 and t["reference"]["seconds"] > 0
     assert t["reference"]["target_loss"] > 0 and t["reference"]["initial_loss"] > 0
     assert t["stylize"]["steps"] > 0 and t["stylize"]["seconds"] > 0 and t["stylize"]["trace"]
     assert (t["ratio"] or t["ratio_lower_bound"]) > 0
+    if t["stylize"]["reached"]:
+        assert t["step_ratio"] > 0 and t["ratio_cpu_time"] > 0
+    assert row["speedup_cpu_time"] > 0 and row["reference"]["cpu_ms_per_step"] > 0
     for where, value in _positive_numbers({k: t[k] for k in ("reference",)}):
         assert math.isfinite(value) and value > 0, where
     text = readme.read_text()
@@ -150,4 +165,4 @@ def test_out_of_memory_is_reported_not_raised():
                       "speedup": None, "memory_ratio": None}],
            "time_to_target": "OOM"}
     text = bench.markdown(res)
-    assert "| 2048² | OOM | 10 |" in text and "2048²: OOM" in text
+    assert "| 2048² | OOM | 10 | — |" in text and "2048²: OOM" in text
