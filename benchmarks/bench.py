@@ -40,7 +40,7 @@ from nsthelpers.data import content_photo, generated_texture  # noqa: E402
 from nsthelpers.images import match_size  # noqa: E402
 from nsthelpers.settings import default_device  # noqa: E402
 
-import reference as ref  # noqa: E402
+from nsthelpers import reference as ref  # noqa: E402
 
 SCHEMA = 1
 BEGIN = "<!-- bench-results:begin (written by benchmarks/bench.py; edits here are overwritten) -->"

@@ -1,4 +1,4 @@
-"""The reference NST loop the benchmark compares ``nsthelpers.stylize`` against, and its loss.
+"""The seed-003 reference NST loop (the baseline that benchmarks and notebook 09 measure against), and its loss.
 
 Reproduced from seed 003 (``shared/seeds/003_52ab05159edbca8c.txt``, the blog post
 "使用Python GPU与VGG19模型实现图像风格转换的实践指南": Adam on a VGG19, torchvision style). What is
@@ -42,7 +42,7 @@ import torch
 import torch.optim as optim
 from torch import nn
 
-from nsthelpers.vgg import IMAGENET_MEAN, IMAGENET_STD, VGG19Features
+from .vgg import IMAGENET_MEAN, IMAGENET_STD, VGG19Features
 
 SEED = "shared/seeds/003_52ab05159edbca8c.txt"
 LAYERS = {'0': 'conv1_1',
