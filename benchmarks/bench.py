@@ -39,6 +39,7 @@ import nsthelpers as nst  # noqa: E402
 from nsthelpers.data import content_photo, generated_texture  # noqa: E402
 from nsthelpers.images import match_size  # noqa: E402
 from nsthelpers.settings import default_device  # noqa: E402
+from nsthelpers.speed import sync, time_to_loss  # noqa: E402
 
 from nsthelpers import reference as ref  # noqa: E402
 
@@ -72,13 +73,6 @@ def device_name(dev: torch.device) -> str:
                 break
     name = name or platform.processor() or platform.machine() or "unknown CPU"
     return f"{name}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}"
-
-
-def sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    elif dev.type == "mps":
-        torch.mps.synchronize()
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -321,41 +315,24 @@ def time_to_target(model, dev, size: int, ref_steps: int, check_every: int, styl
         f"(clipped result; unclipped last step {run.final_loss:.4g})")
 
     # 2. stylize (defaults) until its picture scores ≤ target; scoring time is subtracted
-    trace: list[list[float]] = []
-    state = {"scoring": (0.0, 0.0), "hit": None, "best": math.inf}
+    def run_stylize(cb):
+        return nst.stylize(content, style, steps=stylize_steps, weights=model, device=dev,
+                           callback=cb, callback_every=check_every)
 
-    def cb(info: nst.StepInfo) -> bool:
-        t = clock.now()
-        score = loss.score(info.image)
-        state["best"] = min(state["best"], score)
-        trace.append([info.step, score])
-        if score <= target and state["hit"] is None:
-            spent = Clock.since(t1, t)
-            state["hit"] = (info.step, spent[0] - state["scoring"][0], spent[1] - state["scoring"][1])
-        took = Clock.since(t, clock.now())
-        state["scoring"] = (state["scoring"][0] + took[0], state["scoring"][1] + took[1])
-        return state["hit"] is not None
-
-    t1 = clock.now()
-    result = nst.stylize(content, style, steps=stylize_steps, weights=model, device=dev,
-                         callback=cb, callback_every=check_every)
-    spent = Clock.since(t1, clock.now())
-    hit = state["hit"]
-    if hit:
-        steps_run, secs, cpu = hit
-    else:
-        steps_run, secs, cpu = result.steps_done, spent[0] - state["scoring"][0], spent[1] - state["scoring"][1]
-    sty = {"reached": hit is not None, "steps": steps_run, "seconds": secs, "cpu_seconds": _cpu_or_none(cpu),
-           "ms_per_step": 1000 * secs / steps_run, "scoring_s_excluded": state["scoring"][0],
-           "best_loss": state["best"], "max_steps": stylize_steps, "check_every": check_every,
-           "settings": {k: v for k, v in result.settings.items() if k != "size"},
-           "trace": trace}
+    t = time_to_loss(run_stylize, loss.score, target, device=dev)
+    hit = t.reached
+    steps_run, secs, cpu = t.steps, t.seconds, (t.cpu_seconds if clock.cpu else math.nan)
+    sty = {"reached": hit, "steps": steps_run, "seconds": secs, "cpu_seconds": _cpu_or_none(cpu),
+           "ms_per_step": 1000 * secs / steps_run, "scoring_s_excluded": t.scoring_seconds,
+           "best_loss": t.best, "max_steps": stylize_steps, "check_every": check_every,
+           "settings": {k: v for k, v in t.result.settings.items() if k != "size"},
+           "trace": [list(row) for row in t.trace]}
     if hit:
         log(f"  stylize: reached {target:.4g} at step {steps_run} in {secs:.1f} s "
             f"→ ×{ref_s / secs:.1f} faster than the reference")
     else:
         log(f"  stylize: did not reach {target:.4g} in {stylize_steps} steps ({secs:.1f} s); "
-            f"best {state['best']:.4g}")
+            f"best {t.best:.4g}")
     return {
         "size": size,
         "reference": {"steps": ref_steps, "seconds": ref_s, "cpu_seconds": _cpu_or_none(ref_cpu),

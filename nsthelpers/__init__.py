@@ -4,7 +4,7 @@ Notebooks import only the names listed in ``__all__``.
 """
 from __future__ import annotations
 
-from . import data
+from . import data, evaluate, masks
 from .features import extract_features, extract_features_with_hooks
 from .gram import GRAM_NORMALIZATIONS, gram_matrix
 from .images import (
@@ -45,7 +45,7 @@ from .vgg import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "data", "CONV_LAYERS", "DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS", "GRAM_NORMALIZATIONS", "ImageLoadError",
+    "data", "evaluate", "masks", "CONV_LAYERS", "DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS", "GRAM_NORMALIZATIONS", "ImageLoadError",
     "LAYER_INDEX", "LAYER_NAMES", "LayerInfo", "Objective", "StepInfo", "StopOptimization", "StyleResult",
     "VGG19Features", "WeightsUnavailableError", "caffe_deprocess", "caffe_preprocess", "content_loss",
     "deepest_layer", "default_device", "default_weights", "extract_features", "extract_features_with_hooks",

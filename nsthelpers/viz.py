@@ -766,8 +766,9 @@ def step_curves(
     return ax
 
 
-def figure_png(draw, *, figsize: tuple[float, float] = (5.0, 3.0), dpi: int = 80) -> bytes:
-    """Call ``draw(ax)`` on a new figure that pyplot does not track and return it as PNG bytes.
+def figure_png(draw, *, ncols: int = 1, figsize: tuple[float, float] = (5.0, 3.0), dpi: int = 80) -> bytes:
+    """Call ``draw(ax)`` on a new figure that pyplot does not track and return it as PNG bytes
+    (with ``ncols > 1``: ``draw(axes)``, a list of ``ncols`` side-by-side axes).
 
     Safe in a background thread (no pyplot state is touched, and nothing appears under a notebook
     cell): live widgets use it to refresh an ``ipywidgets.Image`` while an optimisation runs.
@@ -776,8 +777,8 @@ def figure_png(draw, *, figsize: tuple[float, float] = (5.0, 3.0), dpi: int = 80
 
     fig = Figure(figsize=figsize, dpi=dpi)
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    draw(ax)
+    axes = [fig.add_subplot(1, ncols, k + 1) for k in range(ncols)]
+    draw(axes[0] if ncols == 1 else axes)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -877,5 +878,54 @@ def style_distance_bars(
         ax.set_title(title, fontsize=10)
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def speedup_bars(
+    values: Mapping[str, float | None],
+    reference: str,
+    *,
+    unit: str = "ms/step",
+    notes: Mapping[str, str] | None = None,
+    baselines: Mapping[str, float] | None = None,
+    title: str | None = None,
+    ax=None,
+) -> Figure:
+    """Horizontal bars of the speed-up ``values[reference] / value`` of every entry (a time: lower is faster).
+
+    ``baselines[name]``, where given, replaces ``values[reference]`` for that entry: the reference's time
+    measured in the same rounds (see :func:`nsthelpers.speed.ratios`). Each bar is labelled
+    "×ratio (value unit)"; a dashed line marks ×1. Entries whose value is None get no bar and their
+    ``notes`` text (default "n/a"). Returns the Figure.
+    """
+    from .speed import ratios as _ratios
+
+    notes = notes or {}
+    names = list(values)
+    speedups = _ratios(values, reference, baselines=baselines)
+    ratio = [speedups[n] for n in names]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(names) + 1.2))
+    else:
+        fig = ax.figure
+    y = np.arange(len(names))[::-1]
+    colors = ["0.55" if n == reference else ("tab:green" if (r or 0) >= 1 else "tab:red") for n, r in zip(names, ratio)]
+    ax.barh(y, [r or 0 for r in ratio], color=colors, height=0.6)
+    top = max([r for r in ratio if r] + [1.0])
+    for yi, n, r in zip(y, names, ratio):
+        if r is None:
+            text = notes.get(n, "n/a")
+        else:
+            v = values[n]
+            text = f"×{r:.2f}  ({v:.3g} {unit})" + (f"  {notes[n]}" if n in notes else "")
+        ax.text((r or 0) + 0.02 * top, yi, text, va="center", fontsize=8)
+    ax.axvline(1.0, color="k", ls="--", lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels(names, fontsize=8)
+    ax.set_xlim(0, top * 1.6)
+    ax.set_xlabel(f"speed-up against '{reference}' (its {unit} / this {unit})", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -236,16 +236,16 @@ def _image_png(image: torch.Tensor) -> bytes:
     return buf.getvalue()
 
 
-def _snapshot_curve(run) -> tuple[list[int], list[float]]:
-    """(steps, total losses) of a :class:`~nsthelpers.live.LiveRun`'s snapshots so far."""
+def _snapshot_curve(run, key: str = "total") -> tuple[list[int], list[float]]:
+    """(steps, ``key`` losses) of a :class:`~nsthelpers.live.LiveRun`'s snapshots so far."""
     snaps = list(run.snapshots)
-    return [s.step for s in snaps], [s.losses["total"] for s in snaps]
+    return [s.step for s in snaps], [s.losses[key] for s in snaps]
 
 
-def _history_curve(result) -> tuple[list[int], list[float]]:
-    """(steps, total losses) of every step of a finished :class:`~nsthelpers.StyleResult`."""
-    totals = list(result.history["total"])
-    return list(range(1, len(totals) + 1)), totals
+def _history_curve(result, key: str = "total") -> tuple[list[int], list[float]]:
+    """(steps, ``key`` losses) of every step of a finished :class:`~nsthelpers.StyleResult`."""
+    values = list(result.history[key])
+    return list(range(1, len(values) + 1)), values
 
 
 class LivePreview(ipywidgets.VBox):
@@ -359,7 +359,9 @@ class StyleLabWidget(ipywidgets.VBox):
 
     Controls (set ``.value`` to drive the lab without a browser): ``style`` (Dropdown), ``optimizer``,
     ``init``, ``log10_ratio`` (FloatSlider, log10 of style weight / content weight), ``tv_weight``
-    (FloatLogSlider), ``layer_weights`` ({style layer: FloatSlider, 0 turns the layer off}), ``size``,
+    (FloatLogSlider from 1e-2 to 1e11: the TV loss is measured on [0, 1] pixels, ~0.03, while the content and
+    style terms are measured on VGG activations, ~1e6–1e8 with the Caffe weights, so TV only shows above
+    ~1e9 there), ``layer_weights`` ({style layer: FloatSlider, 0 turns the layer off}), ``size``,
     ``steps``. ``run_button.click()`` starts a run in a background thread (the result refreshes every
     ``every`` steps; ``stop_button`` ends it early); ``wait()`` blocks until it is done. The result image
     has the CSS class ``nst-result`` and the previous one ``nst-previous`` (see tests/e2e/README.md).
@@ -385,9 +387,9 @@ class StyleLabWidget(ipywidgets.VBox):
         self.optimizer = ipywidgets.Dropdown(options=["adam", "lbfgs"], value="adam", description="optimizer")
         self.init = ipywidgets.Dropdown(options=list(INITS), value="content", description="init")
         self.log10_ratio = ipywidgets.FloatSlider(
-            value=round(lab.default_log10_ratio, 1), min=r0 - 3, max=r0 + 4, step=0.1, readout_format=".1f",
+            value=round(lab.default_log10_ratio, 1), min=r0 - 4, max=r0 + 4, step=0.1, readout_format=".1f",
             description="log10 style/content", continuous_update=False, style=wide)
-        self.tv_weight = ipywidgets.FloatLogSlider(value=1.0, base=10, min=-3, max=4, step=0.1, readout_format=".3g",
+        self.tv_weight = ipywidgets.FloatLogSlider(value=1.0, base=10, min=-2, max=11, step=0.1, readout_format=".3g",
                                                    description="TV weight", continuous_update=False, style=wide)
         self.layer_weights = {
             name: ipywidgets.FloatSlider(value=1.0, min=0.0, max=5.0, step=0.1, readout_format=".1f",
@@ -407,9 +409,10 @@ class StyleLabWidget(ipywidgets.VBox):
         self.result_image = ipywidgets.Image(format="png", value=_image_png(lab.content_at(size)), layout=box)
         self.previous_image.add_class("nst-previous")   # the e2e browser test looks for these classes
         self.result_image.add_class("nst-result")
-        self.previous_label = ipywidgets.HTML("<b>previous</b>: none yet")
-        self.result_label = ipywidgets.HTML("<b>result</b>: the content photo (no run yet)")
-        self.loss_view = ipywidgets.Image(format="png", layout=ipywidgets.Layout(width=f"{int(width * 1.6)}px"))
+        label = ipywidgets.Layout(height="4.6em", overflow="auto")   # same height: the images line up
+        self.previous_label = ipywidgets.HTML("<b>previous</b>: none yet", layout=label)
+        self.result_label = ipywidgets.HTML("<b>result</b>: the content photo (no run yet)", layout=label)
+        self.loss_view = ipywidgets.Image(format="png", layout=ipywidgets.Layout(width=f"{int(width * 2.4)}px"))
         self.status = ipywidgets.HTML("ready")
         self.console = ipywidgets.Output()
         self.runs = 0
@@ -428,8 +431,8 @@ class StyleLabWidget(ipywidgets.VBox):
                                layout=ipywidgets.Layout(grid_template_columns="repeat(3, 320px)")),
             ipywidgets.HBox([self.run_button, self.stop_button, self.status]),
             ipywidgets.HBox([ipywidgets.VBox([self.previous_label, self.previous_image], layout=column),
-                             ipywidgets.VBox([self.result_label, self.result_image], layout=column),
-                             self.loss_view]),
+                             ipywidgets.VBox([self.result_label, self.result_image], layout=column)]),
+            self.loss_view,
             self.console,
         ]
 
@@ -485,17 +488,26 @@ class StyleLabWidget(ipywidgets.VBox):
             self.run_button.disabled, self.stop_button.disabled = False, True
             self.console.append_stderr(traceback.format_exc())
 
-    def _loss_png(self, current: tuple[list[int], list[float]]) -> bytes:
+    def _loss_png(self, current) -> bytes:
+        """Content and style loss (unweighted, so comparable when weights change) of this run and the previous one;
+        ``current(key)`` gives this run's (steps, values)."""
         from .viz import figure_png, step_curves
 
-        curves = {"this run": current}
-        if self._previous_result is not None and self._previous_result.history["total"]:
-            curves["previous run"] = _history_curve(self._previous_result)
-        return figure_png(lambda ax: step_curves(ax, curves, title="total loss"))
+        previous = self._previous_result if self._previous_result is not None and \
+            self._previous_result.history["total"] else None
+
+        def draw(axes) -> None:
+            for ax, key in zip(axes, ("content", "style")):
+                curves = {"this run": current(key)}
+                if previous is not None:
+                    curves["previous run"] = _history_curve(previous, key)
+                step_curves(ax, curves, ylabel=f"{key} loss (unweighted)", title=f"{key} loss")
+
+        return figure_png(draw, ncols=2, figsize=(7.5, 2.8))
 
     def _on_update(self, run, info) -> None:
         self.result_image.value = _image_png(run.latest_image)
-        self.loss_view.value = self._loss_png(_snapshot_curve(run))
+        self.loss_view.value = self._loss_png(lambda key: _snapshot_curve(run, key))
         self.status.value = f"step {info.step}/{info.steps}: total loss {info.losses['total']:.4g}"
 
     def _on_done(self, run) -> None:
@@ -510,14 +522,14 @@ class StyleLabWidget(ipywidgets.VBox):
         result = run.result
         kept = run.best_image if result.stopped != "finished" and run.best_image is not None else result.image
         self.result_image.value = _image_png(kept)
-        self.loss_view.value = self._loss_png(_history_curve(result))
+        self.loss_view.value = self._loss_png(lambda key: _history_curve(result, key))
         self.runs += 1
         self._shown_params, self._shown_result = params, result
         final = result.final_losses
         cached = "targets cached" if result.settings.get("cached") else "targets computed"
         self.result_label.value = (
-            f"<b>result</b> (run {self.runs}): {html.escape(', '.join(changes) or 'same settings')}<br>"
-            f"total {final['total']:.3g}, content {final['content']:.3g}, style {final['style']:.3g}")
+            f"<b>result</b> (run {self.runs})<br><small>content {final['content']:.3g} · style {final['style']:.3g}"
+            f"</small><br><small>{html.escape(', '.join(changes) or 'same settings')}</small>")
         self.status.value = (f"{html.escape(result.stopped)}: {result.steps_done} steps in {run.elapsed_s:.1f} s "
                              f"({cached})")
 

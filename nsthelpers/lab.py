@@ -1,0 +1,233 @@
+"""The style lab's logic: run style transfer again and again with other weights, paying only for the optimisation.
+
+A re-run that changes only loss weights (the style/content ratio, the TV weight, the per-layer style
+weights) re-uses the :class:`~nsthelpers.objective.Objective` of the previous run: its targets (content
+activations, style Gram matrices) are computed once per ``(style image, size, layers)`` and the weights
+are plain attributes. :class:`StyleLab` holds that cache; the ipywidgets front end
+(:class:`nsthelpers.widgets.StyleLabWidget`) only maps controls to :meth:`StyleLab.run`'s keywords.
+
+    lab = StyleLab(model, nst.data.content_photo("astronaut"))
+    a = lab.run(style="starry_night", size=128, steps=50, log10_ratio=2)
+    b = lab.run(style="starry_night", size=128, steps=50, log10_ratio=3)   # no new targets
+    lab.stats  # {'targets_computed': 1, 'cache_hits': 1, 'runs': 2}
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from . import data
+from .images import load_image, resize_max_side
+from .objective import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYERS,
+    DEFAULT_STYLE_WEIGHT,
+    Objective,
+    _check_layers,
+    _check_weight,
+    _layer_weights,
+    _min_side_for,
+)
+from .optimize import OPTIMIZERS, StepInfo, StyleResult, optimize
+from .settings import default_device
+from .transfer import INITS, _at_least, _initial_image
+from .vgg import VGG19Features, deepest_layer
+
+#: Style images offered by default: the three paintings (generated fallbacks offline), then the textures.
+LAB_STYLES: tuple[str, ...] = (*data.ARTWORKS, *data.TEXTURES)
+
+#: Parameters of :meth:`StyleLab.run` that only change loss weights (a re-run keeps the targets).
+WEIGHT_PARAMS = ("log10_ratio", "tv_weight", "style_layer_weights")
+
+
+class StyleLab:
+    """Style transfer for one content image with cached targets, for labs that re-run with new weights.
+
+    Args:
+        model: a loaded :class:`~nsthelpers.VGG19Features` (moved to ``device``).
+        content: the content image (path, PIL, ndarray or (1,3,H,W) tensor); resized per run.
+        styles: the style images to offer: names for :func:`nsthelpers.data.style_image` (default
+            :data:`LAB_STYLES`: the paintings, offline their generated fallbacks, and the textures),
+            or a mapping ``name -> image`` (anything :func:`nsthelpers.load_image` takes).
+        content_layers, style_layers: fixed for the lab (the targets depend on them).
+        device: default the best available. seed: for ``init="noise"``.
+        max_cached: how many objectives (style × size) to keep; the oldest is dropped first.
+        style_max_size: longer side at which named style images are loaded (then resized per run).
+
+    ``stats`` counts ``targets_computed`` (objectives built), ``cache_hits`` and ``runs``;
+    ``runs`` lists ``(params, result)`` of every finished run, oldest first.
+    """
+
+    def __init__(
+        self,
+        model: VGG19Features,
+        content,
+        styles: Sequence[str] | Mapping[str, Any] | None = None,
+        *,
+        content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
+        style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
+        device: str | torch.device | None = None,
+        seed: int = 0,
+        max_cached: int = 8,
+        style_max_size: int = 512,
+    ) -> None:
+        if not isinstance(model, VGG19Features):
+            raise ValueError(f"model must be a loaded VGG19Features (nst.load_vgg19()), got {type(model).__name__}")
+        self.device = default_device(device)
+        self.model = model.to(self.device)
+        self.content = load_image(content)
+        self.content_layers = _check_layers(content_layers, "content_layers")
+        self.style_layers = _check_layers(style_layers, "style_layers")
+        if not self.style_layers:
+            raise ValueError("style_layers is empty: the lab needs at least one style layer")
+        self.min_side = _min_side_for(self.content_layers + self.style_layers)
+        self._given = dict(styles) if isinstance(styles, Mapping) else {}
+        self.style_names: list[str] = list(self._given) if isinstance(styles, Mapping) else list(styles or LAB_STYLES)
+        if not self.style_names:
+            raise ValueError("styles is empty: name at least one style image")
+        self.seed = seed
+        self.max_cached = max(1, int(max_cached))
+        self.style_max_size = style_max_size
+        self._style_images: dict[str, torch.Tensor] = {}
+        self._objectives: OrderedDict[tuple, Objective] = OrderedDict()
+        self.stats = {"targets_computed": 0, "cache_hits": 0, "runs": 0}
+        self.runs: list[tuple[dict, StyleResult]] = []
+
+    # ------------------------------------------------------------------ defaults and inputs
+    @property
+    def default_log10_ratio(self) -> float:
+        """log10 of the package's default style weight for this model (content weight 1): 2 for caffe."""
+        return math.log10(DEFAULT_STYLE_WEIGHT[self.model.preprocess.convention])
+
+    def default_params(self, *, size: int = 128, steps: int = 100) -> dict:
+        """The keywords of :meth:`run` with their default values (what a lab's controls start at)."""
+        return {
+            "style": self.style_names[0], "size": size, "steps": steps, "optimizer": "adam", "init": "content",
+            "log10_ratio": round(self.default_log10_ratio, 2), "tv_weight": 1.0,
+            "style_layer_weights": {n: 1.0 for n in self.style_layers}, "lr": None,
+        }
+
+    def style_image(self, name: str) -> torch.Tensor:
+        """The style image called ``name`` at its loaded size (loaded once, then kept)."""
+        if name not in self.style_names:
+            raise ValueError(f"unknown style {name!r}; this lab offers {', '.join(self.style_names)}")
+        if name not in self._style_images:
+            img = load_image(self._given[name]) if name in self._given else \
+                data.style_image(name, max_size=self.style_max_size)
+            self._style_images[name] = img
+        return self._style_images[name]
+
+    def content_at(self, size: int) -> torch.Tensor:
+        """The content image with its longer side at ``size`` pixels (CPU)."""
+        return resize_max_side(self.content, size)
+
+    def style_at(self, name: str, size: int) -> torch.Tensor:
+        """The style image resized like :func:`nsthelpers.stylize` does (longer side = content's, style_scale 1)."""
+        content = self.content_at(size)
+        return _at_least(resize_max_side(self.style_image(name), max(content.shape[-2:])), self.min_side)
+
+    # ------------------------------------------------------------------ the cache
+    def cache_key(self, style: str, size: int) -> tuple:
+        """What the targets depend on: style image, size, and the lab's layers."""
+        return (style, int(size), tuple(self.content_layers), tuple(self.style_layers))
+
+    def objective(self, style: str, size: int) -> Objective:
+        """The cached :class:`Objective` for ``(style, size)``, built (targets computed) on first use."""
+        key = self.cache_key(style, size)
+        if key in self._objectives:
+            self._objectives.move_to_end(key)
+            self.stats["cache_hits"] += 1
+            return self._objectives[key]
+        content = self.content_at(size)
+        if min(content.shape[-2:]) < self.min_side:
+            raise ValueError(f"size={size} makes the content {tuple(content.shape[-2:])} px; layer "
+                             f"{deepest_layer(self.content_layers + self.style_layers)} needs at least "
+                             f"{self.min_side} px per side")
+        objective = Objective(self.model, content.to(self.device), [self.style_at(style, size).to(self.device)],
+                              content_layers=self.content_layers, style_layers=self.style_layers)
+        self.stats["targets_computed"] += 1
+        self._objectives[key] = objective
+        while len(self._objectives) > self.max_cached:
+            self._objectives.popitem(last=False)
+        return objective
+
+    def clear_cache(self) -> None:
+        """Forget the cached objectives (their targets are recomputed on the next run)."""
+        self._objectives.clear()
+
+    # ------------------------------------------------------------------ running
+    def run(
+        self,
+        *,
+        style: str,
+        size: int = 128,
+        steps: int = 100,
+        optimizer: str = "adam",
+        init: str = "content",
+        log10_ratio: float | None = None,
+        tv_weight: float = 1.0,
+        style_layer_weights: Mapping[str, float] | Sequence[float] | None = None,
+        lr: float | None = None,
+        precision: str = "auto",
+        callback: Callable[[StepInfo], bool | None] | None = None,
+        callback_every: int = 10,
+    ) -> StyleResult:
+        """One stylisation: the same result as :func:`nsthelpers.stylize` with ``content_weight=1``,
+        ``style_weight=10**log10_ratio`` (default: the package's), ``tv_weight`` and per-layer style weights
+        ``style_layer_weights`` (``{layer: weight}``, missing layers 1) — but targets come from the cache.
+        ``lr``, ``precision``, ``callback`` and ``callback_every`` are passed to :func:`nsthelpers.optimize`.
+
+        The returned result's ``settings`` hold these parameters (``params``) and whether the targets
+        were cached (``cached``).
+        """
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            raise ValueError(f"size must be a positive integer number of pixels, got {size!r}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer={optimizer!r}; choose one of {OPTIMIZERS}")
+        if init not in INITS:
+            raise ValueError(f"init={init!r}; choose one of {INITS}")
+        ratio = self.default_log10_ratio if log10_ratio is None else float(log10_ratio)
+        if not math.isfinite(ratio):
+            raise ValueError(f"log10_ratio must be a finite number, got {log10_ratio!r}")
+        _check_weight("tv_weight", tv_weight)
+        layer_weights = _layer_weights(self.style_layers, style_layer_weights)
+        hits = self.stats["cache_hits"]
+        objective = self.objective(style, size)
+        objective.content_weight = 1.0
+        objective.style_weight = 10.0 ** ratio
+        objective.tv_weight = float(tv_weight)
+        objective.style_layer_weights = layer_weights
+        content = self.content_at(size)
+        start = _initial_image(init, content, self.style_at(style, size), self.seed)
+        result = optimize(objective, start.to(self.device), steps=steps, optimizer=optimizer, lr=lr,
+                          precision=precision, callback=callback, callback_every=callback_every)
+        params = {"style": style, "size": size, "steps": steps, "optimizer": optimizer, "init": init,
+                  "log10_ratio": ratio, "tv_weight": float(tv_weight), "style_layer_weights": dict(layer_weights),
+                  "lr": lr}
+        result.settings.update({"params": params, "cached": self.stats["cache_hits"] > hits,
+                                "content_weight": 1.0, "style_weight": objective.style_weight})
+        self.stats["runs"] += 1
+        self.runs.append((params, result))
+        return result
+
+
+def describe_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[str]:
+    """Human-readable differences between two parameter dicts of :meth:`StyleLab.run`, e.g.
+    ``["log10_ratio 2 → 3", "relu1_1 weight 1 → 0"]`` (empty when nothing changed; ``["first run"]`` without ``old``)."""
+    if old is None:
+        return ["first run"]
+
+    def fmt(v: Any) -> str:
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    out = []
+    for key, value in new.items():
+        before = old.get(key)
+        if key == "style_layer_weights" and isinstance(value, Mapping) and isinstance(before, Mapping):
+            out += [f"{n} weight {fmt(before.get(n))} → {fmt(w)}" for n, w in value.items() if before.get(n) != w]
+        elif before != value:
+            out.append(f"{key} {fmt(before)} → {fmt(value)}")
+    return out
