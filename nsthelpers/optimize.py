@@ -54,11 +54,12 @@ class StyleResult:
     stopped: str = "finished"  # "finished" | "callback" | "interrupted" | "non-finite loss"
     message: str = ""
     settings: dict = field(default_factory=dict)
+    final: dict[str, float] = field(default_factory=dict)  # losses of ``image`` itself (after clipping)
 
     @property
     def final_losses(self) -> dict[str, float]:
-        """The last recorded value of each loss term."""
-        return {k: v[-1] for k, v in self.history.items() if v}
+        """Loss terms of the returned image (evaluated once more after clipping), else the last recorded."""
+        return dict(self.final) if self.final else {k: v[-1] for k, v in self.history.items() if v}
 
     def save(self, path: str | Path) -> Path:
         """Write the image (PNG/JPEG by suffix)."""
@@ -263,6 +264,12 @@ def optimize(
     new_steps = done - (resumed["step"] if resumed is not None else 0)
     timings = {"optimize_s": elapsed, "ms_per_step": 1000 * elapsed / max(new_steps, 1)}
     result = StyleResult(final, history, done, timings, state["stop"], state["message"])
+    if state["stop"] != "non-finite loss":
+        # The history holds losses of the points the optimiser evaluated; L-BFGS's last point can lie
+        # outside [0, 1]. Score the picture actually returned, so reported numbers describe it.
+        with torch.no_grad():
+            terms = objective(final.to(init.device, init.dtype))
+        result.final = {k: float(terms[k]) for k in LOSS_TERMS}
     if resumed is not None:
         result.settings["resumed_from_step"] = resumed["step"]
     return result

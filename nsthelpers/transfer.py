@@ -147,6 +147,7 @@ def stylize(
     current_init: str | torch.Tensor = init
     result: StyleResult | None = None
     histories: dict[str, list[float]] = {}
+    steps_done, optimize_s = 0, 0.0
     for i, (side, n_steps) in enumerate(zip(sizes, step_list)):
         ckpt = None
         if checkpoint_path is not None:
@@ -163,11 +164,15 @@ def stylize(
                 side = exc.suggested_size
         for k, v in result.history.items():
             histories.setdefault(k, []).extend(v)
+        steps_done += result.steps_done
+        optimize_s += result.timings["optimize_s"]
         if result.stopped != "finished":
             break
         current_init = result.image
     assert result is not None
     result.history = histories
+    result.steps_done = steps_done  # over all scales
+    result.timings.update(optimize_s=optimize_s, ms_per_step=1000 * optimize_s / max(steps_done, 1))
     result.timings["setup_s"] = load_s + result.timings.pop("prepare_s", 0.0)
     result.settings.update({
         "steps": step_list if scales else step_list[0], "scales": list(scales) if scales else None,

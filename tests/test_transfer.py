@@ -64,7 +64,7 @@ def test_style_targets_are_computed_once(pair, random_vgg, monkeypatch):
 
     monkeypatch.setattr(obj.model, "forward", counting)
     optimize(obj, content, steps=5)
-    assert calls["n"] == 5  # one pass per step, none for the targets
+    assert calls["n"] == 5 + 1  # one pass per step, none for the targets, one to score the returned image
 
 
 def test_callback_can_stop_and_sees_progress(pair, random_vgg):

@@ -81,6 +81,7 @@ def test_scales_run_coarse_to_fine(pair, random_vgg):
     assert r.image.shape == (1, 3, 48, 36)
     assert sizes_seen[:4] == [(24, 18)] * 4 and sizes_seen[4:] == [(48, 36)] * 3
     assert len(r.history["total"]) == 7 and r.settings["scales"] == [24, 48]
+    assert r.steps_done == 7 and r.timings["optimize_s"] > 0  # counted over both scales
     with pytest.raises(ValueError, match="one per scale"):
         stylize(content, style, scales=[24, 48], steps=[4], weights=random_vgg, **LAYERS)
 
@@ -149,3 +150,13 @@ def test_oom_during_optimisation_becomes_clear_error(pair, random_vgg, monkeypat
     monkeypatch.setattr(transfer_mod, "optimize", oom)
     with pytest.raises(OutOfMemory, match=r"out of memory at 32×32 on cpu\. Use size=16"):
         stylize(*pair, steps=1, weights=random_vgg, **LAYERS)
+
+
+def test_final_losses_describe_the_returned_clipped_image(pair, random_vgg):
+    content, style = pair
+    r = stylize(content, style, steps=15, optimizer="lbfgs", weights=random_vgg, style_weight=1e7, **LAYERS)
+    obj = Objective(random_vgg, content, [style], style_weight=1e7, **LAYERS)
+    with torch.no_grad():
+        ref = obj(r.image)
+    for k in ("total", "content", "style", "tv"):
+        assert r.final_losses[k] == pytest.approx(ref[k].item(), rel=1e-5)
