@@ -38,7 +38,8 @@ def gram_matrix(features: torch.Tensor, normalize: str = "chw") -> torch.Tensor:
     flat = features.reshape(n, c, h * w)
     if flat.dtype in (torch.float16, torch.bfloat16):
         flat = flat.float()
-    gram = torch.bmm(flat, flat.transpose(1, 2))
+    with torch.autocast(flat.device.type, enabled=False):  # autocast would run bmm in bf16 again
+        gram = torch.bmm(flat, flat.transpose(1, 2))
     scale = {"none": 1.0, "hw": h * w, "chw": c * h * w, "gatys": 2.0 * c * h * w}[normalize]
     if scale != 1.0:
         gram = gram / scale

@@ -145,7 +145,8 @@ def masked_gram(features: torch.Tensor, mask: torch.Tensor, normalize: str = "ch
     fm = (features * mask).reshape(n, c, h * w)
     if fm.dtype in (torch.float16, torch.bfloat16):
         fm = fm.float()
-    gram = torch.bmm(fm, fm.transpose(1, 2))
+    with torch.autocast(fm.device.type, enabled=False):
+        gram = torch.bmm(fm, fm.transpose(1, 2))
     area = mask.float().sum().clamp_min(1e-8)
     scale = {"none": 1.0, "hw": area, "chw": c * area, "gatys": 2.0 * c * area}[normalize]
     return gram / scale

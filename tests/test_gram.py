@@ -58,3 +58,11 @@ def test_bad_arguments_are_named():
         gram_matrix(torch.zeros(1, 2, 3, 3), "frobenius")
     with pytest.raises(ValueError, match="shape"):
         gram_matrix(torch.zeros(2, 3))
+
+
+def test_gram_stays_float32_under_bf16_autocast(rng):
+    f = torch.randn(1, 8, 16, 16, generator=rng)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        g = gram_matrix(f.bfloat16())
+    assert g.dtype == torch.float32
+    assert torch.allclose(g, gram_matrix(f.bfloat16().float()), rtol=1e-6)

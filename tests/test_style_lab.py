@@ -39,12 +39,13 @@ def forward_calls(random_vgg):
 
 def test_rerun_with_only_weights_changed_does_not_recompute_targets(lab, forward_calls):
     a = lab.run(style="swirls", size=SIZE, steps=3)
-    assert len(forward_calls) == 2 + 3        # targets: content + style image; then one pass per step
+    first = len(forward_calls)                # targets (content + style image), then the optimisation
     assert lab.stats == {"targets_computed": 1, "cache_hits": 0, "runs": 1} and not a.settings["cached"]
     forward_calls.clear()
     b = lab.run(style="swirls", size=SIZE, steps=3, log10_ratio=7, tv_weight=10,
                 style_layer_weights={"relu1_1": 0.0, "relu5_1": 3.0})
-    assert len(forward_calls) == 3            # only the optimisation
+    assert first - len(forward_calls) == 2    # only the optimisation: the two target passes are saved
+    assert len(forward_calls) >= 3            # (one pass per step, plus any final scoring of the image)
     assert lab.stats == {"targets_computed": 1, "cache_hits": 1, "runs": 2} and b.settings["cached"]
     assert b.settings["style_weight"] == pytest.approx(1e7)
     assert a.history["total"] != b.history["total"]
@@ -150,12 +151,13 @@ def test_widget_runs_the_lab_and_keeps_the_previous_result(lab, forward_calls):
     assert not ui.run_button.disabled and ui.stop_button.disabled and "targets computed" in ui.status.value
     first_png = ui.result_image.value
 
+    first_calls = len(forward_calls)
     forward_calls.clear()
     ui.layer_weights["relu1_1"].value = 0.0
     ui.tv_weight.value = 100.0
     ui.run_button.click()
     second = ui.wait(timeout=120)
-    assert len(forward_calls) == 5 and "targets cached" in ui.status.value   # no new targets
+    assert first_calls - len(forward_calls) == 2 and "targets cached" in ui.status.value   # no new targets
     assert second.settings["params"]["style_layer_weights"]["relu1_1"] == 0.0
     assert second.settings["params"]["tv_weight"] == pytest.approx(100.0)
     assert ui.previous_image.value == first_png and ui.result_image.value != first_png
