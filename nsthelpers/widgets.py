@@ -409,7 +409,7 @@ class StyleLabWidget(ipywidgets.VBox):
         self.result_image = ipywidgets.Image(format="png", value=_image_png(lab.content_at(size)), layout=box)
         self.previous_image.add_class("nst-previous")   # the e2e browser test looks for these classes
         self.result_image.add_class("nst-result")
-        label = ipywidgets.Layout(height="5.6em", overflow="auto")   # same height: the images line up
+        label = ipywidgets.Layout(height="92px", overflow="auto")    # same height: the images line up
         self.previous_label = ipywidgets.HTML("<b>previous</b>: none yet", layout=label)
         self.result_label = ipywidgets.HTML("<b>result</b>: the content photo (no run yet)", layout=label)
         self.loss_view = ipywidgets.Image(format="png", layout=ipywidgets.Layout(width=f"{int(width * 2.4)}px"))
