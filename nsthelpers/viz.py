@@ -673,10 +673,16 @@ def loss_curves(
         if relative and len(values) and values[0] != 0:
             values = values / values[0]
         ax.plot(np.arange(1, len(values) + 1), values, label=label)
+    ylabel = f"{key} loss / first value" if relative else f"{key} loss"
+    return _finish_loss_axes(fig, ax, log=log, xlabel="step (objective evaluations)", ylabel=ylabel, title=title)
+
+
+def _finish_loss_axes(fig: Figure, ax, *, log: bool, xlabel: str, ylabel: str, title: str | None) -> Figure:
+    """Shared look of loss plots: optional log scale, labels, title, grid, legend."""
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("step (objective evaluations)")
-    ax.set_ylabel(f"{key} loss / first value" if relative else f"{key} loss")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, fontsize=11)
     ax.grid(True, which="both", alpha=0.3)
@@ -718,16 +724,7 @@ def loss_vs_time(
         values = np.asarray(r.history[key], dtype=float)
         seconds = r.timings["optimize_s"] * np.arange(1, len(values) + 1) / max(len(values), 1)
         ax.plot(seconds, values, label=f"{label} ({r.timings['ms_per_step']:.0f} ms/step)")
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel("seconds of optimisation")
-    ax.set_ylabel(f"{key} loss")
-    if title:
-        ax.set_title(title, fontsize=11)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish_loss_axes(fig, ax, log=log, xlabel="seconds of optimisation", ylabel=f"{key} loss", title=title)
 
 
 def step_curves(
