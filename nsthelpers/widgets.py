@@ -17,7 +17,39 @@ import torch
 # ----------------------------------------------------------------------------------------------
 
 
-class FeatureMapExplorer(ipywidgets.VBox):
+class _LayerChannelSync:
+    """Shared wiring of the explorers: picking a layer re-ranges the channel slider(s) to that layer's
+    channel count and redraws once (the clamping of slider values it causes does not redraw again)."""
+
+    activations: Mapping[str, torch.Tensor]
+    _syncing = False
+
+    def _channel_sliders(self) -> list:
+        raise NotImplementedError
+
+    def _channels(self, layer: str) -> int:
+        return int(self.activations[layer].shape[-3])
+
+    def _wire(self, layer_widget, *others) -> None:
+        layer_widget.observe(self._on_layer, names="value")
+        for widget in others:
+            widget.observe(self._on_change, names="value")
+
+    def _on_layer(self, _change=None) -> None:
+        self._syncing = True
+        try:
+            for slider in self._channel_sliders():
+                slider.max = self._channels(self.layer.value) - 1  # ipywidgets clamps the value
+        finally:
+            self._syncing = False
+        self.refresh()
+
+    def _on_change(self, _change=None) -> None:
+        if not self._syncing:
+            self.refresh()
+
+
+class FeatureMapExplorer(_LayerChannelSync, ipywidgets.VBox):
     """Sliders over layer and channel; shows one channel's map (next to the input) or a grid of maps.
 
     A widget (display it directly). Every redraw calls plain functions only:
@@ -61,26 +93,11 @@ class FeatureMapExplorer(ipywidgets.VBox):
         self.info = ipywidgets.HTML()
         self.view = ipywidgets.Image(format="png")
         self.children = [ipywidgets.HBox([self.layer, self.channel, self.mode]), self.info, self.view]
-        self._syncing = False
-        self.layer.observe(self._on_layer, names="value")
-        self.channel.observe(self._on_change, names="value")
-        self.mode.observe(self._on_change, names="value")
+        self._wire(self.layer, self.channel, self.mode)
         self.refresh()
 
-    def _channels(self, layer: str) -> int:
-        return int(self.activations[layer].shape[-3])
-
-    def _on_layer(self, _change=None) -> None:
-        self._syncing = True  # the new range may clamp the channel: redraw once, below
-        try:
-            self.channel.max = self._channels(self.layer.value) - 1
-        finally:
-            self._syncing = False
-        self.refresh()
-
-    def _on_change(self, _change=None) -> None:
-        if not self._syncing:
-            self.refresh()
+    def _channel_sliders(self) -> list:
+        return [self.channel]
 
     def refresh(self) -> None:
         """Redraw for the current layer, channel and mode."""
@@ -127,7 +144,7 @@ def feature_map_explorer(
 # ----------------------------------------------------------------------------------------------
 
 
-class GramEntryExplorer:
+class GramEntryExplorer(_LayerChannelSync):
     """Pick a layer and a Gram entry (i, j); see the two feature maps whose correlation it is.
 
     A thin front end over :func:`nsthelpers.viz.gram_pair` and :func:`nsthelpers.viz.gram_entry_figure`.
@@ -163,27 +180,11 @@ class GramEntryExplorer:
         self.value_label = W.HTML()
         self.output = W.Output()
         self.ui = W.VBox([W.HBox([self.layer, self.i, self.j]), self.value_label, self.output])
-        self._syncing = False
-        self.layer.observe(self._on_layer, names="value")
-        self.i.observe(self._on_change, names="value")
-        self.j.observe(self._on_change, names="value")
+        self._wire(self.layer, self.i, self.j)
         self.refresh()
 
-    def _channels(self, layer: str) -> int:
-        return int(self.activations[layer].shape[-3])
-
-    def _on_layer(self, _change=None) -> None:
-        c = self._channels(self.layer.value)
-        self._syncing = True  # moving the sliders' ranges must not redraw twice
-        try:
-            self.i.max = self.j.max = c - 1  # ipywidgets clamps value into the new range
-        finally:
-            self._syncing = False
-        self.refresh()
-
-    def _on_change(self, _change=None) -> None:
-        if not self._syncing:
-            self.refresh()
+    def _channel_sliders(self) -> list:
+        return [self.i, self.j]
 
     def refresh(self) -> None:
         """Recompute the entry for the current layer/i/j and redraw."""
