@@ -75,6 +75,16 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     return None
 
 
+def resolve_optimizer(optimizer: str, lr: float | None) -> float:
+    """Check the optimiser name and learning rate; return the rate to use (its default for ``None``)."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer={optimizer!r}; choose one of {OPTIMIZERS}")
+    lr = DEFAULT_LR[optimizer] if lr is None else lr
+    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    return lr
+
+
 def optimize(
     objective: Objective,
     init: torch.Tensor,
@@ -109,11 +119,7 @@ def optimize(
     """
     if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer={optimizer!r}; choose one of {OPTIMIZERS}")
-    lr = DEFAULT_LR[optimizer] if lr is None else lr
-    if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    lr = resolve_optimizer(optimizer, lr)
     if callback_every <= 0:
         raise ValueError(f"callback_every must be ≥ 1, got {callback_every}")
     if checkpoint_every is not None and checkpoint_every <= 0:

@@ -26,7 +26,7 @@ from .objective import (
     _check_weight,
     _min_side_for,
 )
-from .optimize import DEFAULT_LR, OPTIMIZERS, StepInfo, StyleResult, optimize, resolve_precision
+from .optimize import StepInfo, StyleResult, optimize, resolve_optimizer, resolve_precision
 from .settings import default_device
 from .vgg import VGG19Features, deepest_layer, load_vgg19
 
@@ -111,16 +111,13 @@ def stylize(
         raise ValueError(f"size must be a positive integer number of pixels, got {size!r}")
     if not (isinstance(style_scale, (int, float)) and style_scale > 0 and math.isfinite(style_scale)):
         raise ValueError(f"style_scale must be a finite number > 0, got {style_scale!r}")
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer={optimizer!r}; choose one of {OPTIMIZERS}")
+    resolve_optimizer(optimizer, lr)  # raise before any work, not after loading images and weights
     if isinstance(init, str) and init not in INITS:
         raise ValueError(f"init={init!r}; choose one of {INITS} or pass an image tensor")
     if preserve_color not in (None, *PRESERVE_COLOR):
         raise ValueError(f"preserve_color={preserve_color!r}; choose None, 'luminance' or 'histogram'")
     if style_loss not in STYLE_LOSSES:
         raise ValueError(f"style_loss={style_loss!r}; choose one of {STYLE_LOSSES}")
-    if lr is not None and not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
     step_list = _steps_per_scale(steps, scales)
     c_layers = _check_layers(content_layers, "content_layers")
     s_layers = _check_layers(style_layers, "style_layers")
@@ -177,7 +174,7 @@ def stylize(
     result.settings.update({
         "steps": step_list if scales else step_list[0], "scales": list(scales) if scales else None,
         "optimizer": optimizer, "content_layers": c_layers, "style_layers": s_layers, "tv_weight": tv_weight,
-        "init": init if isinstance(init, str) else "tensor", "lr": DEFAULT_LR[optimizer] if lr is None else lr,
+        "init": init if isinstance(init, str) else "tensor", "lr": resolve_optimizer(optimizer, lr),
         "weights": model.weights_name, "device": str(dev), "size": tuple(result.image.shape[-2:]), "seed": seed,
         "preserve_color": preserve_color, "style_loss": style_loss, "precision": precision,
     })
