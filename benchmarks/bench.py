@@ -52,7 +52,7 @@ MIN_SIZE = 32  # the reference walks down to pool5: 32 px → 1×1
 DEFAULTS = {
     "cuda": dict(sizes=[256, 512, 1024, 2048], warmup=10, timed=50, rounds=2, target_size=512, ref_steps=3000,
                  check_every=10, stylize_steps=300),
-    "cpu": dict(sizes=[128, 256], warmup=1, timed=2, rounds=2, target_size=128, ref_steps=200,
+    "cpu": dict(sizes=[128, 256], warmup=1, timed=2, rounds=2, target_size=256, ref_steps=200,
                 check_every=5, stylize_steps=300),
     "quick": dict(sizes=[64], warmup=1, timed=2, rounds=1, target_size=64, ref_steps=10,
                   check_every=2, stylize_steps=50),
@@ -466,7 +466,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--timed", type=int, default=None, help="timed steps per size (a multiple of --warmup)")
     p.add_argument("--rounds", type=int, default=None,
                    help="alternating rounds of the two loops per size; each loop's fastest round is kept")
-    p.add_argument("--target-size", type=int, default=None, help="size of the time-to-target run (GPU 512, CPU 128)")
+    p.add_argument("--target-size", type=int, default=None, help="size of the time-to-target run (GPU 512, CPU 256)")
     p.add_argument("--ref-steps", type=int, default=None, help="reference steps that set the target (GPU 3000, CPU 200)")
     p.add_argument("--check-every", type=int, default=None, help="stylize steps between reference-loss checks")
     p.add_argument("--stylize-steps", type=int, default=None, help="stylize's step budget (its default, 300)")

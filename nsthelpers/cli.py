@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="if the image does not fit in memory, retry at a smaller size instead of failing")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: bf16 autocast on CUDA, fp32 elsewhere")
+    p.add_argument("--no-cuda-graphs", action="store_true",
+                   help="do not record Adam's step as a CUDA graph (default: on CUDA, checked, with fallback)")
     p.add_argument("--weights", default=None,
                    help=f"VGG19 weights: {', '.join(WEIGHT_CHOICES)} or a .pth path "
                         "(default: $NSTHELPERS_WEIGHTS or caffe, the bundled original VGG19)")
@@ -142,6 +144,7 @@ def _stylize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             masks=[load_image(m)[:, :1] for m in args.masks] if args.masks else None,
             checkpoint_path=args.checkpoint, checkpoint_every=args.checkpoint_every,
             auto_downsize=args.auto_downsize, precision=args.precision, progress=not args.quiet,
+            cuda_graphs=False if args.no_cuda_graphs else "auto",
         )
     except (ValueError, ImageLoadError, WeightsUnavailableError, FileNotFoundError, OutOfMemory) as exc:
         print(f"nst: error: {exc}", file=sys.stderr)

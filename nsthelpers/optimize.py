@@ -10,6 +10,7 @@ import contextlib
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -75,6 +76,19 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     return None
 
 
+def resolve_cuda_graphs(cuda_graphs: bool | str, optimizer: str, device: torch.device) -> bool:
+    """Whether a run records its step as a CUDA graph: ``"auto"`` means Adam on a CUDA device."""
+    if cuda_graphs not in ("auto", True, False):
+        raise ValueError(f"cuda_graphs={cuda_graphs!r}; choose 'auto', True or False")
+    possible = optimizer == "adam" and device.type == "cuda" and hasattr(torch.cuda, "CUDAGraph")
+    if cuda_graphs is True and not possible:
+        raise ValueError(
+            f"cuda_graphs=True needs optimizer='adam' on a CUDA device (got optimizer={optimizer!r} on "
+            f"{device.type}); use cuda_graphs='auto' to use them only where they work"
+        )
+    return bool(cuda_graphs) and possible
+
+
 def resolve_optimizer(optimizer: str, lr: float | None) -> float:
     """Check the optimiser name and learning rate; return the rate to use (its default for ``None``)."""
     if optimizer not in OPTIMIZERS:
@@ -94,6 +108,7 @@ def optimize(
     lr: float | None = None,
     lr_decay: bool = True,
     precision: str = "auto",
+    cuda_graphs: bool | str = "auto",
     callback: Callable[[StepInfo], bool | None] | None = None,
     callback_every: int = 10,
     checkpoint_path: str | os.PathLike | None = None,
@@ -108,6 +123,13 @@ def optimize(
 
     ``precision="auto"`` runs VGG under bf16 autocast on CUDA (Gram matrices and losses stay fp32)
     and in fp32 elsewhere; ``"fp32"`` forces full precision, ``"bf16"`` forces autocast.
+
+    ``cuda_graphs="auto"`` records one whole Adam step (forward, backward, update, clipping) as a
+    CUDA graph after a few ordinary steps and replays it: one launch per step instead of hundreds,
+    which is what limits small images on a fast GPU. The first replay is checked against an
+    ordinary evaluation; if capture fails or disagrees, the run warns and goes on without graphs.
+    ``False`` never uses them; ``True`` requires them (Adam on CUDA). L-BFGS never uses them (its
+    line search decides on the host how many evaluations a step takes).
 
     With ``checkpoint_path``, the image, step, loss history and optimiser state are written there
     (atomically) every ``checkpoint_every`` steps; if the file already exists for this problem,
@@ -125,6 +147,7 @@ def optimize(
     if checkpoint_every is not None and checkpoint_every <= 0:
         raise ValueError(f"checkpoint_every must be ≥ 1, got {checkpoint_every}")
     autocast_dtype = resolve_precision(precision, init.device)
+    use_graphs = resolve_cuda_graphs(cuda_graphs, optimizer, init.device)
     checkpoint = Path(checkpoint_path) if checkpoint_path is not None else None
     if checkpoint is not None and checkpoint_every is None:
         checkpoint_every = max(callback_every, 50)
@@ -138,7 +161,7 @@ def optimize(
     pending: list[torch.Tensor] = []  # stacked loss terms not yet copied to the host
     # "completed": optimiser updates applied to x (Adam: one per step; L-BFGS: x is always current)
     state = {"step": 0, "completed": 0, "last_good": x.detach().clone(), "stop": "finished", "message": "",
-             "opt": None}
+             "opt": None, "graphed": False}
     fingerprint = {"shape": tuple(x.shape), "steps": steps, "optimizer": optimizer, "lr": lr}
     resumed = _load_checkpoint(checkpoint, fingerprint) if checkpoint is not None else None
     if resumed is not None:
@@ -177,14 +200,15 @@ def optimize(
             bar.set_postfix({k: f"{history[k][-1]:.3g}" for k in LOSS_TERMS}, refresh=False)
             bar.refresh()
 
-    def evaluate() -> torch.Tensor:
-        if state["step"] >= steps:
-            raise StopOptimization
-        with torch.autocast(x.device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext():
-            losses = objective(x)
-        losses["total"].backward()
+    def autocast():
+        # cache_enabled=False: autocast's weight cache must not outlive a CUDA-graph capture
+        return (torch.autocast(x.device.type, dtype=autocast_dtype, cache_enabled=False) if autocast_dtype
+                else contextlib.nullcontext())
+
+    def record(terms: torch.Tensor) -> None:
+        """Book one evaluation (its stacked loss terms, still on the device); flush and call back every N."""
         state["step"] += 1
-        pending.append(torch.stack([losses[k].detach().float() for k in LOSS_TERMS]))
+        pending.append(terms)
         step = state["step"]
         if step % callback_every == 0 or step == steps:
             flush()
@@ -193,6 +217,21 @@ def optimize(
                 if callback(info):
                     state["stop"] = "callback"
                     raise StopOptimization
+
+    def forward_backward() -> dict[str, torch.Tensor]:
+        with autocast():
+            losses = objective(x)
+        losses["total"].backward()
+        return losses
+
+    def stacked(losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.stack([losses[k].detach().float() for k in LOSS_TERMS])
+
+    def evaluate() -> torch.Tensor:
+        if state["step"] >= steps:
+            raise StopOptimization
+        losses = forward_backward()
+        record(stacked(losses))
         return losses["total"]
 
     def save_checkpoint(opt_state: dict | None) -> None:
@@ -204,17 +243,57 @@ def optimize(
     torch.backends.cudnn.benchmark = True
     try:
         if optimizer == "adam":
-            opt = state["opt"] = torch.optim.Adam([x], lr=lr)
+            capturable = use_graphs and x.device.type == "cuda"
+            opt = state["opt"] = torch.optim.Adam(
+                [x], lr=torch.tensor(lr, device=x.device) if use_graphs else lr, capturable=capturable)
+            lr_slot = opt.param_groups[0]["lr"]
             if resumed is not None and resumed.get("optimizer"):
                 opt.load_state_dict(resumed["optimizer"])
-            while state["step"] < steps:
-                if lr_decay:
-                    opt.param_groups[0]["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * state["step"] / steps)))
+                opt.param_groups[0].update(lr=lr_slot, capturable=capturable)
+                if "step" in opt.state[x]:  # a capturable Adam keeps its step count on the device
+                    opt.state[x]["step"] = opt.state[x]["step"].to(x.device if capturable else "cpu", torch.float32)
+
+            def set_lr(step: int) -> None:
+                value = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps))) if lr_decay else lr
+                if torch.is_tensor(lr_slot):
+                    lr_slot.fill_(value)  # in place: a captured graph reads this tensor
+                else:
+                    opt.param_groups[0]["lr"] = value
+
+            def whole_step() -> torch.Tensor:
+                """One step with no host sync and no Python-side state: what a CUDA graph records."""
+                # .grad is None here, so backward writes (not adds) the gradient: a replay starts afresh
                 opt.zero_grad(set_to_none=True)
-                evaluate()
+                terms = stacked(forward_backward())
                 opt.step()
                 with torch.no_grad():
                     x.clamp_(0, 1)
+                return terms
+
+            backend = _graph_backend(x.device) if use_graphs else None
+            warmup_left = GRAPH_WARMUP_STEPS
+            replay, first = None, None
+            while state["step"] < steps:
+                set_lr(state["step"])
+                if backend is not None and replay is None and warmup_left <= 0 and steps - state["step"] > 1:
+                    replay, first = _capture_step(backend, whole_step, x, opt, objective, autocast)
+                    if replay is None:
+                        backend = None  # capture failed or disagreed: ordinary steps from here on
+                    else:
+                        state["graphed"] = True
+                if first is not None:  # the checking replay was this step's update
+                    terms, first = first, None
+                    record(terms)
+                elif replay is not None:
+                    record(replay())
+                else:
+                    with backend.warmup() if backend is not None else contextlib.nullcontext():
+                        opt.zero_grad(set_to_none=True)
+                        evaluate()
+                        opt.step()
+                        with torch.no_grad():
+                            x.clamp_(0, 1)
+                    warmup_left -= 1
                 state["completed"] = state["step"]
                 if checkpoint is not None and state["step"] % checkpoint_every == 0:
                     save_checkpoint(opt.state_dict())
@@ -276,9 +355,76 @@ def optimize(
         with torch.no_grad():
             terms = objective(final.to(init.device, init.dtype))
         result.final = {k: float(terms[k]) for k in LOSS_TERMS}
+    result.settings["cuda_graphs"] = state["graphed"]
     if resumed is not None:
         result.settings["resumed_from_step"] = resumed["step"]
     return result
+
+
+GRAPH_WARMUP_STEPS = 3  # ordinary steps before capture (cuDNN autotuning, lazy initialisation, Adam's state)
+
+
+class CudaGraphBackend:
+    """Records a step function once as a CUDA graph; each replay re-runs its kernels on the same memory."""
+
+    def __init__(self) -> None:
+        self.stream = torch.cuda.Stream()
+
+    @contextlib.contextmanager
+    def warmup(self):
+        """Run steps before capture on a side stream, as PyTorch's CUDA-graph recipe requires."""
+        self.stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(self.stream):
+            yield
+        torch.cuda.current_stream().wait_stream(self.stream)
+
+    def capture(self, fn: Callable[[], torch.Tensor]) -> tuple[Callable[[], None], torch.Tensor]:
+        """Record ``fn`` (nothing runs yet); return the replay function and ``fn``'s output tensor."""
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = fn()
+        return graph.replay, out
+
+
+def _graph_backend(device: torch.device) -> CudaGraphBackend:
+    return CudaGraphBackend()
+
+
+def _capture_step(backend, whole_step: Callable[[], torch.Tensor], x: torch.Tensor, opt: torch.optim.Optimizer,
+                  objective: Objective, autocast: Callable) -> tuple[Callable[[], torch.Tensor] | None, torch.Tensor | None]:
+    """Capture ``whole_step`` and replay it once, checked against an ordinary evaluation at the same image.
+
+    Returns ``(replay, first)``: ``replay()`` runs one step and returns a copy of its loss terms, and
+    ``first`` holds the terms of the checking replay, which already updated ``x``. If capture fails or
+    the replayed loss disagrees, ``x`` and the optimiser state are restored, a warning says why, and
+    ``(None, None)`` is returned.
+    """
+    saved_x = x.detach().clone()
+    saved_state = {k: v.clone() if torch.is_tensor(v) else v for k, v in opt.state[x].items()}
+    try:
+        run, out = backend.capture(whole_step)
+        with torch.no_grad(), autocast():
+            expected = objective(x)["total"].detach().float()
+        run()
+        agree = torch.isfinite(out).all() & torch.isclose(out[0], expected, rtol=1e-2, atol=1e-6)
+        reason = None if bool(agree) else (f"the replayed loss {float(out[0]):.6g} differs from an ordinary "
+                                           f"evaluation ({float(expected):.6g})")
+    except Exception as exc:  # capture unsupported here: keep going without graphs
+        reason = f"capture failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+    if reason is not None:
+        with torch.no_grad():
+            x.copy_(saved_x)
+        opt.state[x].update(saved_state)
+        opt.zero_grad(set_to_none=True)
+        warnings.warn(f"CUDA graphs not used: {reason}; continuing with ordinary steps "
+                      "(pass cuda_graphs=False to skip the attempt)", RuntimeWarning, stacklevel=3)
+        return None, None
+
+    def replay() -> torch.Tensor:
+        run()
+        return out.clone()  # the graph overwrites ``out`` at the next replay
+
+    return replay, out.clone()
 
 
 def _progress_bar(steps: int, initial: int = 0):

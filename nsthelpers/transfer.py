@@ -26,7 +26,7 @@ from .objective import (
     _check_weight,
     _min_side_for,
 )
-from .optimize import StepInfo, StyleResult, optimize, resolve_optimizer, resolve_precision
+from .optimize import StepInfo, StyleResult, optimize, resolve_cuda_graphs, resolve_optimizer, resolve_precision
 from .settings import default_device
 from .vgg import VGG19Features, deepest_layer, load_vgg19
 
@@ -57,6 +57,7 @@ def stylize(
     weights: str | VGG19Features | None = None,
     device: str | torch.device | None = None,
     precision: str = "auto",
+    cuda_graphs: bool | str = "auto",
     seed: int | None = 0,
     callback: Callable[[StepInfo], bool | None] | None = None,
     callback_every: int = 10,
@@ -90,6 +91,8 @@ def stylize(
         weights: a loaded :class:`VGG19Features` (re-used, fastest) or a name for :func:`load_vgg19`.
         device: ``"cpu"``, ``"cuda"``, ``"mps"``; default the best available.
         precision: ``"auto"`` (bf16 autocast for VGG on CUDA, fp32 elsewhere), ``"fp32"``, ``"bf16"``.
+        cuda_graphs: ``"auto"`` (Adam on CUDA records each step as a CUDA graph, checked against an
+            ordinary step, falling back with a warning), ``False`` (never) or ``True`` (required).
         seed: seeds the noise init (runs on CPU are reproducible).
         callback: called every ``callback_every`` steps with a :class:`StepInfo`; return True to stop.
         checkpoint_path, checkpoint_every: save progress; re-running with the same path resumes.
@@ -123,6 +126,7 @@ def stylize(
     s_layers = _check_layers(style_layers, "style_layers")
     dev = default_device(device)
     resolve_precision(precision, dev)
+    resolve_cuda_graphs(cuda_graphs, optimizer, dev)
 
     t0 = time.perf_counter()
     content_img = load_image(content)
@@ -138,7 +142,7 @@ def stylize(
         optimizer=optimizer, c_layers=c_layers, s_layers=s_layers, style_layer_weights=style_layer_weights,
         style_blend=style_blend, masks=masks, style_loss=style_loss, content_weight=content_weight,
         style_weight=style_weight, tv_weight=tv_weight, lr=lr, style_scale=style_scale,
-        preserve_color=preserve_color, model=model, dev=dev, precision=precision, seed=seed,
+        preserve_color=preserve_color, model=model, dev=dev, precision=precision, cuda_graphs=cuda_graphs, seed=seed,
         callback=callback, callback_every=callback_every, progress=progress,
     )
     current_init: str | torch.Tensor = init
@@ -191,7 +195,7 @@ def _steps_per_scale(steps, scales) -> list[int]:
 
 def _stylize_at(content_img, style_imgs, side, steps, init, checkpoint_path, checkpoint_every, *, optimizer,
                 c_layers, s_layers, style_layer_weights, style_blend, masks, style_loss, content_weight,
-                style_weight, tv_weight, lr, style_scale, preserve_color, model, dev, precision, seed,
+                style_weight, tv_weight, lr, style_scale, preserve_color, model, dev, precision, cuda_graphs, seed,
                 callback, callback_every, progress) -> StyleResult:
     """One optimisation at one image size (``side`` = longer side, or None for as loaded)."""
     t0 = time.perf_counter()
@@ -224,7 +228,7 @@ def _stylize_at(content_img, style_imgs, side, steps, init, checkpoint_path, che
         )
         prepare_s = time.perf_counter() - t0
         result = optimize(objective, start.to(dev), steps=steps, optimizer=optimizer, lr=lr, precision=precision,
-                          callback=callback, callback_every=callback_every, checkpoint_path=checkpoint_path,
+                          cuda_graphs=cuda_graphs, callback=callback, callback_every=callback_every, checkpoint_path=checkpoint_path,
                           checkpoint_every=checkpoint_every, progress=progress)
     except Exception as exc:
         if not is_oom(exc):
