@@ -25,7 +25,7 @@ from .settings import default_device, default_weights, pick, quick_mode
 from .setup import setup
 from .color import combine_luminance, luminance, match_color_histogram, match_luminance, rgb_to_yiq, yiq_to_rgb
 from .memory import OutOfMemory, estimate_bytes
-from .objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, Objective, masked_gram
+from .objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT, Objective, masked_gram
 from .optimize import StepInfo, StopOptimization, StyleResult, optimize
 from .transfer import preview, stylize
 from .vgg import (
@@ -45,7 +45,8 @@ from .vgg import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "data", "evaluate", "masks", "CONV_LAYERS", "DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS", "GRAM_NORMALIZATIONS", "ImageLoadError",
+    "data", "evaluate", "masks", "CONV_LAYERS", "DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS", "DEFAULT_STYLE_WEIGHT",
+    "DEFAULT_TV_WEIGHT", "GRAM_NORMALIZATIONS", "ImageLoadError",
     "LAYER_INDEX", "LAYER_NAMES", "LayerInfo", "Objective", "StepInfo", "StopOptimization", "StyleResult",
     "VGG19Features", "WeightsUnavailableError", "caffe_deprocess", "caffe_preprocess", "content_loss",
     "deepest_layer", "default_device", "default_weights", "extract_features", "extract_features_with_hooks",

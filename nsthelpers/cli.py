@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--content-weight", type=float, default=1.0, help="weight of the content loss")
     p.add_argument("--style-weight", type=float, default=None,
                    help="weight of the style loss (default: 100 for caffe weights, 3e5 for ImageNet-normalised ones)")
-    p.add_argument("--tv-weight", type=float, default=1.0, help="weight of the total-variation (smoothness) loss")
+    p.add_argument("--tv-weight", type=float, default=None,
+                   help="weight of the total-variation (smoothness) loss (default: 1e8 for caffe weights, 3e4 for ImageNet ones)")
     p.add_argument("--init", choices=INITS, default="content", help="starting image")
     p.add_argument("--content-layers", type=_layers, default=list(DEFAULT_CONTENT_LAYERS),
                    help="comma-separated VGG19 layers for content")

@@ -25,6 +25,7 @@ from .objective import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYERS,
     DEFAULT_STYLE_WEIGHT,
+    DEFAULT_TV_WEIGHT,
     Objective,
     _check_layers,
     _check_weight,
@@ -102,11 +103,16 @@ class StyleLab:
         """log10 of the package's default style weight for this model (content weight 1): 2 for caffe."""
         return math.log10(DEFAULT_STYLE_WEIGHT[self.model.preprocess.convention])
 
+    @property
+    def default_tv_weight(self) -> float:
+        """The package's default TV weight for this model: 1e8 for caffe, 3e4 for ImageNet-normalised weights."""
+        return DEFAULT_TV_WEIGHT[self.model.preprocess.convention]
+
     def default_params(self, *, size: int = 128, steps: int = 100) -> dict:
         """The keywords of :meth:`run` with their default values (what a lab's controls start at)."""
         return {
             "style": self.style_names[0], "size": size, "steps": steps, "optimizer": "adam", "init": "content",
-            "log10_ratio": round(self.default_log10_ratio, 2), "tv_weight": 1.0,
+            "log10_ratio": round(self.default_log10_ratio, 2), "tv_weight": self.default_tv_weight,
             "style_layer_weights": {n: 1.0 for n in self.style_layers}, "lr": None,
         }
 
@@ -168,7 +174,7 @@ class StyleLab:
         optimizer: str = "adam",
         init: str = "content",
         log10_ratio: float | None = None,
-        tv_weight: float = 1.0,
+        tv_weight: float | None = None,
         style_layer_weights: Mapping[str, float] | Sequence[float] | None = None,
         lr: float | None = None,
         precision: str = "auto",
@@ -176,7 +182,7 @@ class StyleLab:
         callback_every: int = 10,
     ) -> StyleResult:
         """One stylisation: the same result as :func:`nsthelpers.stylize` with ``content_weight=1``,
-        ``style_weight=10**log10_ratio`` (default: the package's), ``tv_weight`` and per-layer style weights
+        ``style_weight=10**log10_ratio`` (default: the package's), ``tv_weight`` (default: the package's) and per-layer style weights
         ``style_layer_weights`` (``{layer: weight}``, missing layers 1) — but targets come from the cache.
         ``lr``, ``precision``, ``callback`` and ``callback_every`` are passed to :func:`nsthelpers.optimize`.
 
@@ -192,6 +198,7 @@ class StyleLab:
         ratio = self.default_log10_ratio if log10_ratio is None else float(log10_ratio)
         if not math.isfinite(ratio):
             raise ValueError(f"log10_ratio must be a finite number, got {log10_ratio!r}")
+        tv_weight = self.default_tv_weight if tv_weight is None else tv_weight
         _check_weight("tv_weight", tv_weight)
         layer_weights = _layer_weights(self.style_layers, style_layer_weights)
         hits = self.stats["cache_hits"]

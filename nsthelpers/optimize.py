@@ -381,7 +381,8 @@ class CudaGraphBackend:
     def capture(self, fn: Callable[[], torch.Tensor]) -> tuple[Callable[[], None], torch.Tensor]:
         """Record ``fn`` (nothing runs yet); return the replay function and ``fn``'s output tensor."""
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # thread_local: a notebook's main thread may use CUDA while a LiveRun's worker thread captures
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             out = fn()
         return graph.replay, out
 

@@ -47,7 +47,7 @@ def stylize(
     style_loss: str = "gram",
     content_weight: float = 1.0,
     style_weight: float | None = None,
-    tv_weight: float = 1.0,
+    tv_weight: float | None = None,
     init: str | torch.Tensor = "content",
     lr: float | None = None,
     size: int | None = None,
@@ -78,8 +78,9 @@ def stylize(
         style_blend: weights of several style images' targets (default equal).
         masks: one (H, W) mask in [0, 1] per style image: each style paints only its region.
         style_loss: ``"gram"`` (Gatys) or ``"mean_cov"`` (match feature means and covariances).
-        content_weight, style_weight, tv_weight: loss weights (≥ 0). ``style_weight=None`` picks the
-            default for the model's preprocessing (Caffe activations are ~60× larger).
+        content_weight, style_weight, tv_weight: loss weights (≥ 0). ``style_weight=None`` and
+            ``tv_weight=None`` pick the defaults for the model's preprocessing (Caffe activations are ~60×
+            larger): style 1e2 and TV 1e8 for ``caffe``, 3e5 and 3e4 for ImageNet-normalised weights.
         init: ``"content"``, ``"noise"``, ``"style"``, or an image tensor.
         lr: learning rate (default 0.05 for Adam on [0,1] pixels, with cosine decay; 1 for L-BFGS).
         size: longer side of the result in pixels (content is resized; default: as loaded).
@@ -106,10 +107,10 @@ def stylize(
         ValueError: a bad parameter (raised before any work, naming the parameter and what is allowed).
         OutOfMemory: the run does not fit; the message names a size that should.
     """
-    for name, value in (("content_weight", content_weight), ("tv_weight", tv_weight)):
-        _check_weight(name, value)
-    if style_weight is not None:
-        _check_weight("style_weight", style_weight)
+    _check_weight("content_weight", content_weight)
+    for name, value in (("style_weight", style_weight), ("tv_weight", tv_weight)):
+        if value is not None:
+            _check_weight(name, value)
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size <= 0):
         raise ValueError(f"size must be a positive integer number of pixels, got {size!r}")
     if not (isinstance(style_scale, (int, float)) and style_scale > 0 and math.isfinite(style_scale)):
@@ -177,7 +178,7 @@ def stylize(
     result.timings["setup_s"] = load_s + result.timings.pop("prepare_s", 0.0)
     result.settings.update({
         "steps": step_list if scales else step_list[0], "scales": list(scales) if scales else None,
-        "optimizer": optimizer, "content_layers": c_layers, "style_layers": s_layers, "tv_weight": tv_weight,
+        "optimizer": optimizer, "content_layers": c_layers, "style_layers": s_layers,
         "init": init if isinstance(init, str) else "tensor", "lr": resolve_optimizer(optimizer, lr),
         "weights": model.weights_name, "device": str(dev), "size": tuple(result.image.shape[-2:]), "seed": seed,
         "preserve_color": preserve_color, "style_loss": style_loss, "precision": precision,
@@ -240,7 +241,8 @@ def _stylize_at(content_img, style_imgs, side, steps, init, checkpoint_path, che
     if preserve_color == "luminance":
         result.image = combine_luminance(result.image, content_img)
     result.timings["prepare_s"] = prepare_s
-    result.settings.update({"content_weight": objective.content_weight, "style_weight": objective.style_weight})
+    result.settings.update({"content_weight": objective.content_weight, "style_weight": objective.style_weight,
+                            "tv_weight": objective.tv_weight})
     return result
 
 

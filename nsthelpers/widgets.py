@@ -390,7 +390,7 @@ class StyleLabWidget(ipywidgets.VBox):
         self.log10_ratio = ipywidgets.FloatSlider(
             value=round(lab.default_log10_ratio, 1), min=r0 - 4, max=r0 + 4, step=0.1, readout_format=".1f",
             description="log10 style/content", continuous_update=False, style=wide)
-        self.tv_weight = ipywidgets.FloatLogSlider(value=1.0, base=10, min=-2, max=11, step=0.1, readout_format=".3g",
+        self.tv_weight = ipywidgets.FloatLogSlider(value=lab.default_tv_weight, base=10, min=-2, max=11, step=0.1, readout_format=".3g",
                                                    description="TV weight", continuous_update=False, style=wide)
         self.layer_weights = {
             name: ipywidgets.FloatSlider(value=1.0, min=0.0, max=5.0, step=0.1, readout_format=".1f",

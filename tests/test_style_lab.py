@@ -93,6 +93,8 @@ def test_defaults_and_validation(random_vgg, caffe_vgg, images, lab):
     assert math.isclose(lab.default_log10_ratio, math.log10(3e5))            # ImageNet-normalised (random)
     assert StyleLab(caffe_vgg, images["photo"], ["swirls"]).default_log10_ratio == pytest.approx(2.0)
     params = lab.default_params(size=64, steps=20)
+    assert params["tv_weight"] == lab.default_tv_weight == nst.DEFAULT_TV_WEIGHT["imagenet"]  # random weights
+    assert StyleLab(caffe_vgg, images["photo"], ["swirls"]).default_tv_weight == 1e8
     assert params["style"] == "swirls" and params["style_layer_weights"] == dict.fromkeys(nst.DEFAULT_STYLE_LAYERS, 1.0)
     assert set(LAB_STYLES) == set(data.ARTWORKS) | set(data.TEXTURES)
     with pytest.raises(ValueError, match="unknown style"):
@@ -170,7 +172,7 @@ def test_widget_params_follow_the_controls(lab):
     ui.style.value, ui.optimizer.value, ui.init.value = "dots", "lbfgs", "noise"
     ui.steps.value, ui.size.value = 10, 48
     assert ui.params() == {"style": "dots", "size": 48, "steps": 10, "optimizer": "lbfgs", "init": "noise",
-                           "log10_ratio": round(lab.default_log10_ratio, 1), "tv_weight": 1.0,
+                           "log10_ratio": round(lab.default_log10_ratio, 1), "tv_weight": lab.default_tv_weight,
                            "style_layer_weights": dict.fromkeys(lab.style_layers, 1.0)}
 
 
