@@ -42,7 +42,7 @@ import torch
 import torch.optim as optim
 from torch import nn
 
-from .vgg import IMAGENET_MEAN, IMAGENET_STD, VGG19Features
+from .vgg import IMAGENET_MEAN, IMAGENET_STD, VGG19Features, layer_index
 
 SEED = "shared/seeds/003_52ab05159edbca8c.txt"
 LAYERS = {'0': 'conv1_1',
@@ -174,6 +174,28 @@ class ReferenceLoss:
         """Reference total loss of an RGB picture, after clipping it to [0, 1] as a user sees it."""
         z = self.input.from_rgb(rgb.to(self.content.device, torch.float32).clamp(0, 1))
         return float(self.terms(z)[0])
+
+
+# The seed's captured "conv" features are ReLU outputs (its in-place ReLUs overwrite them).
+SAME_LOSS_LAYERS = {name: "relu" + name[4:] for name in LAYERS.values()}
+
+
+def reference_objective(model: VGG19Features, content: torch.Tensor, style: torch.Tensor):
+    """The seed's loss as an :class:`~nsthelpers.objective.Objective`, for the package's fast loop.
+
+    ``objective(rgb)["total"]`` equals :meth:`ReferenceLoss.score` for a picture in [0, 1]: content
+    ``mean((F - P)²)`` at relu4_2; style over relu1_1, relu2_1, relu3_1, relu4_1, relu4_2, relu5_1
+    (the seed's six captured layers) of ``mean((G - A)²) / C²`` with unnormalised Gram matrices
+    (``gram_normalize="none"``, per-layer weight ``1 / C²``); weights 1 and 1e6; no TV term. Running
+    :func:`~nsthelpers.optimize.optimize` on it compares the two *loops* on the very same loss.
+    """
+    from .objective import Objective  # objective imports the VGG module; keep this module light
+
+    style_layers = list(SAME_LOSS_LAYERS.values())
+    channels = {n: model.layers[layer_index(n) - 1].out_channels for n in style_layers}
+    return Objective(model, content, [style], content_layers=[SAME_LOSS_LAYERS[CONTENT_LAYER]],
+                     style_layers=style_layers, style_layer_weights={n: 1.0 / channels[n] ** 2 for n in style_layers},
+                     gram_normalize="none", content_weight=CONTENT_WEIGHT, style_weight=STYLE_WEIGHT, tv_weight=0.0)
 
 
 @dataclass

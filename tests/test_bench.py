@@ -90,6 +90,25 @@ def test_reference_with_caffe_convention_sees_the_models_input(random_vgg, rng, 
     assert loss.input.identity == (space == "model")
 
 
+@pytest.mark.parametrize("convention", ["imagenet", "caffe"])
+def test_reference_objective_is_the_seeds_loss(random_vgg, rng, convention):
+    """The package's Objective set up as seed 003's loss: same value and same gradient as ReferenceLoss."""
+    model = random_vgg if convention == "imagenet" else VGG19Features(list(random_vgg.layers), Preprocess("caffe"), "rc")
+    content, style, image = (torch.rand(1, 3, 32, 32, generator=rng) for _ in range(3))
+    loss = ref.ReferenceLoss(model, content, style)
+    objective = ref.reference_objective(model, content, style)
+    assert objective.tv_weight == 0 and objective.style_weight == 1e6 and objective.gram_normalize == "none"
+    x = image.clone().requires_grad_(True)
+    total = objective(x)["total"]
+    assert float(total.detach()) == pytest.approx(loss.score(image), rel=1e-5)
+    # the gradient with respect to the [0, 1] picture: through the seed's normalised variable z
+    (grad,) = torch.autograd.grad(total, x)
+    z = loss.input.from_rgb(image).requires_grad_(True)
+    (grad_z,) = torch.autograd.grad(loss.terms(z)[0], z)
+    grad_ref = grad_z / loss.input.std  # z = (rgb - mean) / std
+    assert torch.allclose(grad, grad_ref, rtol=1e-3, atol=1e-6 * float(grad_ref.abs().max()))
+
+
 def test_reference_loop_lowers_its_loss(random_vgg, rng):
     content, style = (torch.rand(1, 3, 32, 32, generator=rng) for _ in range(2))
     loss = ref.ReferenceLoss(random_vgg, content, style)
@@ -138,6 +157,10 @@ def test_quick_bench_end_to_end(tmp_path):
     if t["stylize"]["reached"]:
         assert t["step_ratio"] > 0 and t["ratio_cpu_time"] > 0
     assert row["speedup_cpu_time"] > 0 and row["reference"]["cpu_ms_per_step"] > 0
+    same = t["same_loss"]  # the package's loop on the seed's own loss
+    # lr 0.05 on [0, 1] pixels moves ~70x further per step than the seed's 0.003 on normalised ones
+    assert same["reached"] and same["ratio"] > 0 and same["trace"] and same["trace"][-1][1] <= t["reference"]["target_loss"]
+    assert "the reference's loss" in readme.read_text()
     for where, value in _positive_numbers({k: t[k] for k in ("reference",)}):
         assert math.isfinite(value) and value > 0, where
     text = readme.read_text()
