@@ -25,7 +25,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 # Adam's lr is for pixels in [0, 1] with a cosine decay to 5 %. Measured on CPU at 128² (caffe weights, time to
 # the seed-003 reference loop's 200-step loss): lr 0.05 reached it in 35 steps (×4.5 faster than the reference),
 # lr 0.02 in 60 (×2.5), L-BFGS in 35 (×4.2); lr 0.1 gave visibly grainier pictures. At 256² (`make bench`):
-# lr 0.05 reached the reference's 200-step loss in 35 steps, ×6.1 faster in wall time, ×6.2 in CPU time.
+# lr 0.05 reached the reference's 200-step loss in 35 steps, ×5.0–6.1 faster in wall time over two runs (×5.1–6.2 in CPU time).
 DEFAULT_LR = {"adam": 0.05, "lbfgs": 1.0}
 LOSS_TERMS = ("total", "content", "style", "tv")
 CHECKPOINT_FORMAT = "nsthelpers-checkpoint"
