@@ -271,7 +271,7 @@ def optimize(
                     x.clamp_(0, 1)
                 return terms
 
-            backend = _graph_backend(x.device) if use_graphs else None
+            backend = _graph_backend(x.device) if use_graphs and str(x.device) not in _CAPTURE_FAILED else None
             warmup_left = GRAPH_WARMUP_STEPS
             replay, first = None, None
             while state["step"] < steps:
@@ -390,6 +390,10 @@ class CudaGraphBackend:
         return graph.replay, out
 
 
+# Devices on which a capture raised: later runs in this process skip the attempt (and its warning).
+_CAPTURE_FAILED: set[str] = set()
+
+
 def _graph_backend(device: torch.device) -> CudaGraphBackend:
     return CudaGraphBackend()
 
@@ -415,6 +419,8 @@ def _capture_step(backend, whole_step: Callable[[], torch.Tensor], x: torch.Tens
                                            f"evaluation ({float(expected):.6g})")
     except Exception as exc:  # capture unsupported here: keep going without graphs
         reason = f"capture failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        _CAPTURE_FAILED.add(str(x.device))
+        reason += "; later runs in this process will not try again"
     if reason is not None:
         with torch.no_grad():
             x.copy_(saved_x)

@@ -58,6 +58,7 @@ def graphs(monkeypatch):
     """Turn the graph path on for the CPU with a given stand-in backend."""
 
     def use(backend: ReplayBackend) -> ReplayBackend:
+        monkeypatch.setattr(optimize_module, "_CAPTURE_FAILED", set())
         monkeypatch.setattr(optimize_module, "resolve_cuda_graphs", lambda *args: True)
         monkeypatch.setattr(optimize_module, "_graph_backend", lambda device: backend)
         return backend
@@ -107,6 +108,22 @@ def test_bad_capture_warns_and_the_run_goes_on_unchanged(problem, graphs, backen
     assert backend.captures == 1 and fallback.settings["cuda_graphs"] is False
     # the checking replay's update was undone (image and Adam's moments restored): same trajectory
     _assert_same_run(fallback, plain)
+
+
+def test_after_a_failed_capture_later_runs_do_not_try_again(problem, graphs, recwarn):
+    objective, start = problem
+    backend = graphs(ReplayBackend(fail=True))
+    with pytest.warns(RuntimeWarning, match="will not try again"):
+        optimize(objective, start, steps=8)
+    again = optimize(objective, start, steps=8)
+    assert backend.captures == 1 and again.settings["cuda_graphs"] is False
+    assert not [w for w in recwarn if "CUDA graphs" in str(w.message)]  # no second warning
+    # a replay that merely disagreed is not remembered: the next run tries again
+    backend = graphs(ReplayBackend(corrupt=True))
+    for _ in range(2):
+        with pytest.warns(RuntimeWarning, match="differs"):
+            optimize(objective, start, steps=8)
+    assert backend.captures == 2
 
 
 def test_callback_stops_a_graphed_run(problem, graphs):
