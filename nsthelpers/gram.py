@@ -16,6 +16,11 @@ import torch
 GRAM_NORMALIZATIONS = ("none", "hw", "chw", "gatys")
 
 
+def at_least_fp32(t: torch.Tensor) -> torch.Tensor:
+    """Upcast fp16/bf16 (mixed-precision activations) to fp32; leave fp32/fp64 as they are."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+
+
 def gram_matrix(features: torch.Tensor, normalize: str = "chw") -> torch.Tensor:
     """Gram matrix of feature maps.
 
@@ -35,9 +40,7 @@ def gram_matrix(features: torch.Tensor, normalize: str = "chw") -> torch.Tensor:
     if unbatched:
         features = features.unsqueeze(0)
     n, c, h, w = features.shape
-    flat = features.reshape(n, c, h * w)
-    if flat.dtype in (torch.float16, torch.bfloat16):
-        flat = flat.float()
+    flat = at_least_fp32(features.reshape(n, c, h * w))
     with torch.autocast(flat.device.type, enabled=False):  # autocast would run bmm in bf16 again
         gram = torch.bmm(flat, flat.transpose(1, 2))
     scale = {"none": 1.0, "hw": h * w, "chw": c * h * w, "gatys": 2.0 * c * h * w}[normalize]

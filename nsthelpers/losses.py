@@ -6,17 +6,12 @@ from typing import Mapping
 import torch
 import torch.nn.functional as F
 
-from .gram import gram_matrix
-
-
-def _at_least_fp32(t: torch.Tensor) -> torch.Tensor:
-    """Upcast fp16/bf16 (mixed-precision activations) to fp32; leave fp32/fp64 as they are."""
-    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+from .gram import at_least_fp32, gram_matrix
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared error between the image's and the content image's activations at one layer."""
-    return F.mse_loss(_at_least_fp32(features), _at_least_fp32(target))
+    return F.mse_loss(at_least_fp32(features), at_least_fp32(target))
 
 
 def style_layer_loss(features: torch.Tensor, target_gram: torch.Tensor, normalize: str = "chw") -> torch.Tensor:
@@ -48,7 +43,7 @@ def style_loss(
 def mean_cov(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean (N, C) and covariance (N, C, C) of (N, C, H, W) features (float32)."""
     n, c, h, w = features.shape
-    flat = _at_least_fp32(features.reshape(n, c, h * w))
+    flat = at_least_fp32(features.reshape(n, c, h * w))
     mean = flat.mean(dim=2)
     centred = flat - mean.unsqueeze(2)
     cov = torch.bmm(centred, centred.transpose(1, 2)) / (h * w)
@@ -65,4 +60,4 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     """Total variation: mean squared difference between neighbouring pixels (smoothness prior)."""
     dx = image[..., :, 1:] - image[..., :, :-1]
     dy = image[..., 1:, :] - image[..., :-1, :]
-    return _at_least_fp32(dx).pow(2).mean() + _at_least_fp32(dy).pow(2).mean()
+    return at_least_fp32(dx).pow(2).mean() + at_least_fp32(dy).pow(2).mean()

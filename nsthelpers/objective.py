@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .gram import gram_matrix
-from .losses import content_loss, mean_cov, style_layer_loss, tv_loss
+from .losses import content_loss, mean_cov, mean_cov_loss, style_layer_loss, tv_loss
 from .vgg import VGG19Features, deepest_layer, layer_index
 
 DEFAULT_CONTENT_LAYERS: tuple[str, ...] = ("relu4_2",)
@@ -138,20 +138,15 @@ class Objective(nn.Module):
             return sum(masked_style_loss(feats, m, g, self.gram_normalize)
                        for m, g in zip(self.layer_masks[name], target))
         if self.style_loss_type == "mean_cov":
-            mean, cov = mean_cov(feats)
-            return F.mse_loss(mean, target[0].expand_as(mean)) + F.mse_loss(cov, target[1].expand_as(cov))
+            return mean_cov_loss(feats, *target)
         return style_layer_loss(feats, target, self.gram_normalize)
 
 
 def masked_gram(features: torch.Tensor, mask: torch.Tensor, normalize: str = "chw") -> torch.Tensor:
     """Gram matrix of the features inside a soft mask (1, 1, h, w): positions weighted by the mask,
     normalised by the mask's area instead of H·W (equals :func:`gram_matrix` for an all-ones mask)."""
-    n, c, h, w = features.shape
-    fm = (features * mask).reshape(n, c, h * w)
-    if fm.dtype in (torch.float16, torch.bfloat16):
-        fm = fm.float()
-    with torch.autocast(fm.device.type, enabled=False):
-        gram = torch.bmm(fm, fm.transpose(1, 2))
+    c = features.shape[1]
+    gram = gram_matrix(features * mask, "none")  # fp32, outside autocast
     area = mask.float().sum().clamp_min(1e-8)
     scale = {"none": 1.0, "hw": area, "chw": c * area, "gatys": 2.0 * c * area}[normalize]
     return gram / scale

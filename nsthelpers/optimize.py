@@ -261,14 +261,17 @@ def optimize(
                 else:
                     opt.param_groups[0]["lr"] = value
 
+            def update() -> None:
+                opt.step()
+                with torch.no_grad():
+                    x.clamp_(0, 1)
+
             def whole_step() -> torch.Tensor:
                 """One step with no host sync and no Python-side state: what a CUDA graph records."""
                 # .grad is None here, so backward writes (not adds) the gradient: a replay starts afresh
                 opt.zero_grad(set_to_none=True)
                 terms = stacked(forward_backward())
-                opt.step()
-                with torch.no_grad():
-                    x.clamp_(0, 1)
+                update()
                 return terms
 
             backend = _graph_backend(x.device) if use_graphs and str(x.device) not in _CAPTURE_FAILED else None
@@ -290,10 +293,8 @@ def optimize(
                 else:
                     with backend.warmup() if backend is not None else contextlib.nullcontext():
                         opt.zero_grad(set_to_none=True)
-                        evaluate()
-                        opt.step()
-                        with torch.no_grad():
-                            x.clamp_(0, 1)
+                        evaluate()  # records (and may stop) before the update, unlike a replay
+                        update()
                     warmup_left -= 1
                 state["completed"] = state["step"]
                 if checkpoint is not None and state["step"] % checkpoint_every == 0:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .gram import GRAM_NORMALIZATIONS
+from .gram import GRAM_NORMALIZATIONS, at_least_fp32
 from .images import to_numpy
 
 
@@ -417,7 +417,7 @@ def _one_image_features(features: torch.Tensor) -> torch.Tensor:
     if features.dim() != 3:
         raise ValueError(f"expected activations (1, C, H, W) or (C, H, W); got {tuple(features.shape)}")
     features = features.detach().cpu()
-    return features.float() if features.dtype in (torch.float16, torch.bfloat16) else features
+    return at_least_fp32(features)
 
 
 def gram_pair(
