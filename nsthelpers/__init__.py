@@ -22,11 +22,11 @@ from .images import (
 )
 from .losses import content_loss, mean_cov, mean_cov_loss, style_layer_loss, style_loss, tv_loss
 from .settings import default_device, default_weights, pick, quick_mode
-from .setup import setup
+from .session import setup
 from .color import combine_luminance, luminance, match_color_histogram, match_luminance, rgb_to_yiq, yiq_to_rgb
 from .memory import OutOfMemory, estimate_bytes
 from .objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT, Objective, masked_gram
-from .optimize import StepInfo, StopOptimization, StyleResult, optimize
+from .loop import StepInfo, StopOptimization, StyleResult, optimize
 from .transfer import preview, stylize
 from .vgg import (
     CONV_LAYERS,

@@ -10,9 +10,9 @@ from .color import PRESERVE_COLOR
 from .images import ImageLoadError, load_image
 from .memory import OutOfMemory
 from .objective import STYLE_LOSSES
-from .optimize import PRECISIONS
+from .loop import PRECISIONS
 from .objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
-from .optimize import OPTIMIZERS
+from .loop import OPTIMIZERS
 from .transfer import INITS, PREVIEW, stylize
 from .vgg import WEIGHT_CHOICES, WeightsUnavailableError, load_vgg19, load_weights_file, save_features_file
 

@@ -32,7 +32,7 @@ from .objective import (
     _layer_weights,
     _min_side_for,
 )
-from .optimize import OPTIMIZERS, StepInfo, StyleResult, optimize
+from .loop import OPTIMIZERS, StepInfo, StyleResult, optimize
 from .settings import default_device
 from .transfer import INITS, _at_least, _initial_image
 from .vgg import VGG19Features, deepest_layer

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import torch
 
-from .optimize import StepInfo, StyleResult
+from .loop import StepInfo, StyleResult
 
 
 @dataclass(frozen=True)

@@ -187,7 +187,7 @@ def reference_objective(model: VGG19Features, content: torch.Tensor, style: torc
     ``mean((F - P)²)`` at relu4_2; style over relu1_1, relu2_1, relu3_1, relu4_1, relu4_2, relu5_1
     (the seed's six captured layers) of ``mean((G - A)²) / C²`` with unnormalised Gram matrices
     (``gram_normalize="none"``, per-layer weight ``1 / C²``); weights 1 and 1e6; no TV term. Running
-    :func:`~nsthelpers.optimize.optimize` on it compares the two *loops* on the very same loss.
+    :func:`~nsthelpers.loop.optimize` on it compares the two *loops* on the very same loss.
     """
     from .objective import Objective  # objective imports the VGG module; keep this module light
 

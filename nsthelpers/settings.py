@@ -2,22 +2,52 @@
 
 ``NSTHELPERS_WEIGHTS``  default weights for :func:`nsthelpers.load_vgg19`
                         (``caffe`` | ``torchvision`` | ``random`` | a file path).
-``NSTHELPERS_QUICK``    ``1`` shrinks image sizes and step counts so notebooks run on a 2-core CPU.
+``NSTHELPERS_PROFILE``  how big the notebooks' runs are (:data:`PROFILES`): ``quick`` (CI smoke test: tiny
+                        pictures), ``cpu`` (a laptop: pictures of at least 256 px, every notebook within
+                        10 minutes on 2 cores), ``gpu`` (full quality, 512 px and up). Default: ``gpu`` on a
+                        CUDA device, else ``cpu``.
+``NSTHELPERS_QUICK``    ``1`` is the same as ``NSTHELPERS_PROFILE=quick`` (kept for old scripts).
 ``NSTHELPERS_DEVICE``   force ``cpu`` / ``cuda`` / ``mps``; by default the best available is used.
 """
 from __future__ import annotations
 
 import os
+from typing import Literal, TypeVar, get_args
 
 import torch
 
 DEFAULT_WEIGHTS = "caffe"
+Profile = Literal["quick", "cpu", "gpu"]
+PROFILES: tuple[str, ...] = get_args(Profile)
+#: what each profile means, as :func:`nsthelpers.setup` prints it
+PROFILE_DESCRIPTIONS = {
+    "quick": "smoke test: tiny pictures, few steps (CI)",
+    "cpu": "a laptop: pictures of 256 px and up, each notebook within 10 minutes on 2 cores",
+    "gpu": "full quality: pictures of 512 px and up",
+}
 _TRUE = {"1", "true", "yes", "on"}
+T = TypeVar("T")
+
+
+def profile(device: str | torch.device | None = None) -> str:
+    """The run-size profile: ``NSTHELPERS_PROFILE``, else ``quick`` if ``NSTHELPERS_QUICK=1``, else from the
+    device (``gpu`` on CUDA, ``cpu`` on a CPU or Apple MPS).
+
+    Raises ``ValueError`` naming the choices for an unknown ``NSTHELPERS_PROFILE``.
+    """
+    chosen = os.environ.get("NSTHELPERS_PROFILE", "").strip().lower()
+    if chosen:
+        if chosen not in PROFILES:
+            raise ValueError(f"NSTHELPERS_PROFILE={chosen!r}; choose one of {', '.join(PROFILES)}")
+        return chosen
+    if os.environ.get("NSTHELPERS_QUICK", "").strip().lower() in _TRUE:
+        return "quick"
+    return "gpu" if default_device(device).type == "cuda" else "cpu"
 
 
 def quick_mode() -> bool:
-    """True when ``NSTHELPERS_QUICK`` asks for the small, fast CPU configuration."""
-    return os.environ.get("NSTHELPERS_QUICK", "").strip().lower() in _TRUE
+    """True in the ``quick`` profile (``NSTHELPERS_PROFILE=quick`` or ``NSTHELPERS_QUICK=1``)."""
+    return profile() == "quick"
 
 
 def default_weights() -> str:
@@ -25,9 +55,18 @@ def default_weights() -> str:
     return os.environ.get("NSTHELPERS_WEIGHTS", "").strip() or DEFAULT_WEIGHTS
 
 
-def pick(full, quick):
-    """Return ``quick`` in quick mode, else ``full`` (for sizes and step counts in notebooks)."""
-    return quick if quick_mode() else full
+def pick(full: T, quick: T, *, cpu: T | None = None) -> T:
+    """The value for the current profile: ``quick`` in ``quick``, ``cpu`` in ``cpu`` (``full`` when no
+    ``cpu`` value is given), ``full`` in ``gpu``. Notebooks size their runs with it::
+
+        SIZE = nst.pick(512, 64, cpu=256)
+    """
+    chosen = profile()
+    if chosen == "quick":
+        return quick
+    if chosen == "cpu" and cpu is not None:
+        return cpu
+    return full
 
 
 def default_device(device: str | torch.device | None = None) -> torch.device:

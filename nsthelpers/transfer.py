@@ -1,7 +1,7 @@
 """``stylize``: neural style transfer (Gatys et al.) from images to a finished picture.
 
 Builds on :class:`~nsthelpers.objective.Objective` (the loss, targets computed once) and
-:func:`~nsthelpers.optimize.optimize` (the Adam / L-BFGS loop). Adds what a user of a whole run
+:func:`~nsthelpers.loop.optimize` (the Adam / L-BFGS loop). Adds what a user of a whole run
 wants: loading and resizing, colour preservation, several styles (blended or in masked regions),
 coarse-to-fine scales for high resolution, a memory check before work and advice on out-of-memory.
 """
@@ -26,7 +26,7 @@ from .objective import (
     _check_weight,
     _min_side_for,
 )
-from .optimize import StepInfo, StyleResult, optimize, resolve_cuda_graphs, resolve_optimizer, resolve_precision
+from .loop import StepInfo, StyleResult, optimize, resolve_cuda_graphs, resolve_optimizer, resolve_precision
 from .settings import default_device
 from .vgg import VGG19Features, deepest_layer, load_vgg19
 

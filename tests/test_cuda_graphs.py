@@ -7,15 +7,14 @@ steps, the check of the first replay, the tensor learning rate and its schedule,
 and Adam's state when a capture fails or disagrees, callbacks and stopping.
 """
 import contextlib
-import importlib
 
 import pytest
 import torch
 
 from nsthelpers import Objective, optimize, stylize
-from nsthelpers.optimize import GRAPH_WARMUP_STEPS, resolve_cuda_graphs
+import nsthelpers.loop as loop_module
+from nsthelpers.loop import GRAPH_WARMUP_STEPS, resolve_cuda_graphs
 
-optimize_module = importlib.import_module("nsthelpers.optimize")  # the package exports a function of that name
 
 LAYERS = dict(content_layers=["relu2_2"], style_layers=["relu1_1", "relu2_1"])
 
@@ -58,9 +57,9 @@ def graphs(monkeypatch):
     """Turn the graph path on for the CPU with a given stand-in backend."""
 
     def use(backend: ReplayBackend) -> ReplayBackend:
-        monkeypatch.setattr(optimize_module, "_CAPTURE_FAILED", set())
-        monkeypatch.setattr(optimize_module, "resolve_cuda_graphs", lambda *args: True)
-        monkeypatch.setattr(optimize_module, "_graph_backend", lambda device: backend)
+        monkeypatch.setattr(loop_module, "_CAPTURE_FAILED", set())
+        monkeypatch.setattr(loop_module, "resolve_cuda_graphs", lambda *args: True)
+        monkeypatch.setattr(loop_module, "_graph_backend", lambda device: backend)
         return backend
 
     return use

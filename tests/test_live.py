@@ -10,7 +10,7 @@ import torch
 import nsthelpers as nst
 from nsthelpers import data
 from nsthelpers.live import LiveRun
-from nsthelpers.optimize import StepInfo, StyleResult
+from nsthelpers.loop import StepInfo, StyleResult
 from nsthelpers.widgets import LivePreview
 
 # Total losses a fake optimiser reports at steps 1, 2, 3, ...: the minimum is at step 4 (value 1.0).
