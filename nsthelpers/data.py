@@ -537,6 +537,33 @@ def _offline() -> bool:
     return os.environ.get("NSTHELPERS_OFFLINE", "").strip().lower() in _TRUE
 
 
+def _cached_artwork(name: str, cache_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The verified cached file of ``ARTWORKS[name]``, or None (never downloads)."""
+    art = ARTWORKS[name]
+    folder = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
+    path = folder / art.filename
+    return path if path.is_file() and _sha256_file(path) == art.sha256.lower() else None
+
+
+def style_label(name: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None) -> str:
+    """What :func:`style_image` gives for ``name``, in words, for titles and legends.
+
+    A painting that is cached reads ``"The Starry Night (Vincent van Gogh, 1889)"``; one that is not
+    (offline, so :func:`style_image` returns its generated stand-in) reads
+    ``"swirls (offline stand-in for The Starry Night)"``. Textures read ``"swirls (generated texture)"``,
+    files their name. Call it after :func:`style_image`, which caches a painting it could download.
+    """
+    key = os.fspath(name)
+    if key in ARTWORKS:
+        art = ARTWORKS[key]
+        if _cached_artwork(key, cache_dir) is not None:
+            return f"{art.title} ({art.artist}, {art.year})"
+        return f"{art.fallback_texture} (offline stand-in for {art.title})"
+    if key in TEXTURES:
+        return f"{key} (generated texture)"
+    return Path(key).name
+
+
 def style_image(
     name: str | os.PathLike[str] = "starry_night",
     max_size: int | None = None,
@@ -551,7 +578,8 @@ def style_image(
     * a key of :data:`ARTWORKS` (``"starry_night"``, ``"the_scream"``, ``"shipwreck"``): the painting
       is downloaded once and cached (:func:`fetch_artwork`).  If that fails and ``offline_ok`` is
       true, one line is printed to stderr and the artwork's generated fallback texture is returned
-      instead.  ``NSTHELPERS_OFFLINE=1`` skips the download attempt altogether (same notice).
+      instead.  ``NSTHELPERS_OFFLINE=1`` skips the download attempt (same notice) but still uses a
+      painting already in the cache.
     * a key of :data:`TEXTURES`: a generated texture, ``max_size`` (default 512) pixels square.
     * a path to an image file.
 
@@ -564,6 +592,9 @@ def style_image(
     key = os.fspath(name)
     if key in ARTWORKS:
         art = ARTWORKS[key]
+        cached = _cached_artwork(key, cache_dir)
+        if cached is not None:
+            return load_image(cached, max_size=max_size)
         if _offline():
             reason = "NSTHELPERS_OFFLINE is set"
         else:

@@ -375,3 +375,29 @@ def test_module_exports() -> None:
         obj = getattr(data, name)
         if callable(obj):
             assert obj.__doc__, name
+
+
+# ------------------------------------------------------------------------------------ offline cache, labels
+
+
+def test_offline_uses_a_verified_cached_painting(test_art: tuple[Artwork, bytes], monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    art, payload = test_art
+    cache = tmp_path / "classroom-cache"
+    cache.mkdir()
+    (cache / art.filename).write_bytes(payload)
+    monkeypatch.setenv("NSTHELPERS_CACHE", str(cache))
+    monkeypatch.setenv("NSTHELPERS_OFFLINE", "1")
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: (_ for _ in ()).throw(AssertionError("network")))
+    img = style_image(art.name)
+    assert img.shape == (1, 3, 16, 24) and capsys.readouterr().err == ""
+    assert data.style_label(art.name) == "Test (Nobody, 2024)"
+    (cache / art.filename).write_bytes(payload[:-1] + b"x")  # damaged copy: not used, the stand-in is
+    assert torch.equal(style_image(art.name, max_size=32), generated_texture("dots", size=32))
+    assert data.style_label(art.name) == "dots (offline stand-in for Test)"
+
+
+def test_style_labels_say_what_the_picture_is() -> None:
+    assert data.style_label("starry_night") == "swirls (offline stand-in for The Starry Night)"
+    assert data.style_label("mosaic") == "mosaic (generated texture)"
+    assert data.style_label("/tmp/my_painting.jpg") == "my_painting.jpg"
