@@ -121,8 +121,10 @@ def jsonable(value):
 def render(item: Item, contents, styles, model) -> tuple[torch.Tensor, dict]:
     """Run the item's ``stylize`` call; return the picture and its record (call, settings, time)."""
     style = [styles[s] for s in item.styles]
+    # coarse to fine starts from the photo as shipped (its scales set the sizes); the others from the grid size
+    content = data.content_photo(item.content) if item.section == "hires" else contents[item.content]
     t0 = time.perf_counter()
-    result = nst.stylize(contents[item.content], style if len(style) > 1 else style[0], weights=model, **item.options)
+    result = nst.stylize(content, style if len(style) > 1 else style[0], weights=model, **item.options)
     seconds = time.perf_counter() - t0
     h, w = result.image.shape[-2:]
     record = {
@@ -251,6 +253,7 @@ def make_gallery(out: Path, sizes: Sizes, command: str, limit: int = LIMIT_BYTES
     model = nst.load_vgg19()
     contents, styles = load_inputs(sizes)
     items = plan(sizes, {c: (int(img.shape[-2]), int(img.shape[-1])) for c, img in contents.items()})
+    nst.stylize(contents[CONTENTS[0]], styles[STYLES[0]], weights=model, size=64, steps=2)  # warm-up, not timed
     pictures, records = {}, []
     for i, item in enumerate(items, 1):
         pictures[item.file], rec = render(item, contents, styles, model)
