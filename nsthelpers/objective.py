@@ -98,6 +98,19 @@ class Objective(nn.Module):
             blend = checks.blend_weights(len(styles), style_blend) if styles else []
             self.style_targets = {n: self._blended_target([f[n] for f in style_feats], blend)
                                   for n in self.style_layers}
+        self.layer_scale = {n: self._balance(n, feats[n]) for n in self.style_layers}
+
+    def _balance(self, name: str, feats: torch.Tensor) -> float:
+        """1 / (the layer's style loss for all-zero features) with ``balance_layers``, else 1.
+
+        For the Gram loss that is ``1 / mean(A²)`` of the target Gram A: each layer's loss is then
+        measured relative to a black picture's, so relu1_1 (64 channels, small activations) and relu4_1
+        (512 channels, large ones) count alike instead of the latter dominating by orders of magnitude.
+        """
+        if not self.spec.balance_layers:
+            return 1.0
+        zero_loss = float(self._style_term(name, torch.zeros_like(feats)))
+        return 1.0 / zero_loss if zero_loss > 0 else 1.0
 
     def _blended_target(self, feats: list[torch.Tensor], blend: list[float]) -> Any:
         """One layer's style target: the blend of each style image's Gram (or mean and covariance)."""
@@ -110,7 +123,8 @@ class Objective(nn.Module):
         feats = self.model(image, self.layers)
         zero = image.new_zeros((), dtype=torch.promote_types(image.dtype, torch.float32))
         c = sum((content_loss(feats[n], self.content_targets[n]) for n in self.content_layers), zero)
-        s = sum((self.style_layer_weights[n] * self._style_term(n, feats[n]) for n in self.style_layers), zero)
+        s = sum((self.style_layer_weights[n] * self.layer_scale[n] * self._style_term(n, feats[n])
+                 for n in self.style_layers), zero)
         t = tv_loss(image) if self.tv_weight else zero
         total = self.content_weight * c + self.style_weight * s + self.tv_weight * t
         return {"total": total, "content": c, "style": s, "tv": t}

@@ -423,7 +423,7 @@ def gram_heatmap(
     cmap: str = "viridis",
     colorbar: bool = True,
 ):
-    """Draw one (C, C) Gram matrix as a heatmap (viridis, as in the seeds) and return the image artist.
+    """Draw one (C, C) Gram matrix as a heatmap (viridis, as many tutorials draw it) and return the image artist.
 
     ``order`` reorders rows and columns (e.g. from :func:`order_channels`); ``scale="corr"`` shows
     the cosine similarity of channels instead of raw values (:func:`channel_correlation`).
