@@ -360,18 +360,20 @@ class StyleLabWidget(ipywidgets.VBox):
 
     Controls (set ``.value`` to drive the lab without a browser): ``style`` (Dropdown), ``optimizer``,
     ``init``, ``log10_ratio`` (FloatSlider, log10 of style weight / content weight), ``tv_weight``
-    (FloatLogSlider from 1e-2 to 1e11: the TV loss is measured on [0, 1] pixels, ~0.03, while the content and
-    style terms are measured on VGG activations, ~1e6–1e8 with the Caffe weights, so TV only shows above
-    ~1e9 there), ``layer_weights`` ({style layer: FloatSlider, 0 turns the layer off}), ``size``,
-    ``steps``. ``run_button.click()`` starts a run in a background thread (the result refreshes every
+    (FloatLogSlider from 1e-2 to 1e11: the TV loss is measured on [0, 1] pixels, ~0.01, while the content
+    term is measured on VGG activations, ~1e6 with the Caffe weights, so TV needs a large weight: the
+    default, :data:`nsthelpers.DEFAULT_TV_WEIGHT`, removes pixel-level speckle and ten times more blurs),
+    ``layer_weights`` ({style layer: FloatSlider, 0 turns the layer off}), ``size``, ``steps`` and
+    ``coarse_steps`` (steps at half the size first, so the first picture shows within seconds; 0: off). ``run_button.click()`` starts a run in a background thread (the result refreshes every
     ``every`` steps; ``stop_button`` ends it early); ``wait()`` blocks until it is done. The result image
     has the CSS class ``nst-result`` and the previous one ``nst-previous`` (see tests/e2e/README.md).
     Errors from a run are shown in ``console`` (an Output widget). ``params()`` is what the next run gets.
     """
 
-    def __init__(self, lab, *, size: int = 128, steps: int = 100, size_range: tuple[int, int] = (64, 512),
-                 max_steps: int = 1000, every: int = 10, width: int = 256) -> None:
-        """``lab``: a :class:`nsthelpers.lab.StyleLab`; ``size``/``steps``: initial slider values;
+    def __init__(self, lab, *, size: int = 128, steps: int = 100, coarse_steps: int = 0,
+                 size_range: tuple[int, int] = (64, 512), max_steps: int = 1000, every: int = 10,
+                 width: int = 256) -> None:
+        """``lab``: a :class:`nsthelpers.lab.StyleLab`; ``size``/``steps``/``coarse_steps``: initial slider values;
         ``every``: steps between live refreshes; ``width``: display width of the images in pixels."""
         super().__init__()
         from .lab import StyleLab
@@ -379,7 +381,7 @@ class StyleLabWidget(ipywidgets.VBox):
         if not isinstance(lab, StyleLab):
             raise ValueError(f"lab must be a nsthelpers.lab.StyleLab, got {type(lab).__name__}")
         self.lab, self.every, self.live = lab, int(every), None
-        self._make_controls(size, steps, size_range, max_steps)
+        self._make_controls(size, steps, coarse_steps, size_range, max_steps)
         self._make_views(size, width)
         self.runs = 0
         self._shown_params: dict | None = None   # params of the run in the result image
@@ -389,8 +391,9 @@ class StyleLabWidget(ipywidgets.VBox):
         self.stop_button.on_click(lambda _button: self.stop())
         self.children = self._layout(width)
 
-    def _make_controls(self, size: int, steps: int, size_range: tuple[int, int], max_steps: int) -> None:
-        from .specs import INITS
+    def _make_controls(self, size: int, steps: int, coarse_steps: int, size_range: tuple[int, int],
+                       max_steps: int) -> None:
+        from .specs import INITS, OPTIMIZERS
 
         lab = self.lab
         defaults = lab.default_params(size=size, steps=steps)
@@ -398,7 +401,7 @@ class StyleLabWidget(ipywidgets.VBox):
         r0 = round(lab.default_log10_ratio)
         self.style = ipywidgets.Dropdown(options=lab.style_names, value=defaults["style"], description="style image",
                                          style=wide)
-        self.optimizer = ipywidgets.Dropdown(options=["adam", "lbfgs"], value="adam", description="optimizer")
+        self.optimizer = ipywidgets.Dropdown(options=list(OPTIMIZERS), value=defaults["optimizer"], description="optimizer")
         self.init = ipywidgets.Dropdown(options=list(INITS), value="content", description="init")
         self.log10_ratio = ipywidgets.FloatSlider(
             value=round(lab.default_log10_ratio, 1), min=r0 - 4, max=r0 + 4, step=0.1, readout_format=".1f",
@@ -414,6 +417,9 @@ class StyleLabWidget(ipywidgets.VBox):
                                          description="size (px)", continuous_update=False, style=wide)
         self.steps = ipywidgets.IntSlider(value=steps, min=5, max=max_steps, step=5, description="steps",
                                           continuous_update=False)
+        self.coarse_steps = ipywidgets.IntSlider(value=coarse_steps, min=0, max=max_steps, step=5,
+                                                 description="coarse steps (½ size)", continuous_update=False,
+                                                 style=wide)
         self.run_button = ipywidgets.Button(description="Run", button_style="primary", icon="play",
                                             tooltip="stylise with these settings (targets are cached)")
         self.stop_button = ipywidgets.Button(description="Stop", icon="stop", disabled=True,
@@ -437,7 +443,7 @@ class StyleLabWidget(ipywidgets.VBox):
         return [
             ipywidgets.HBox([self.style, self.optimizer, self.init]),
             ipywidgets.HBox([self.log10_ratio, self.tv_weight]),
-            ipywidgets.HBox([self.size, self.steps]),
+            ipywidgets.HBox([self.size, self.steps, self.coarse_steps]),
             ipywidgets.HTML("per-layer style weights (0 turns a layer off):"),
             ipywidgets.GridBox(list(self.layer_weights.values()),
                                layout=ipywidgets.Layout(grid_template_columns="repeat(3, 320px)")),
@@ -452,6 +458,7 @@ class StyleLabWidget(ipywidgets.VBox):
         """The keywords the next :meth:`~nsthelpers.lab.StyleLab.run` gets, read from the controls."""
         return {
             "style": self.style.value, "size": int(self.size.value), "steps": int(self.steps.value),
+            "coarse_steps": int(self.coarse_steps.value),
             "optimizer": self.optimizer.value, "init": self.init.value,
             "log10_ratio": round(float(self.log10_ratio.value), 3), "tv_weight": float(self.tv_weight.value),
             "style_layer_weights": {n: float(s.value) for n, s in self.layer_weights.items()},
@@ -546,12 +553,13 @@ class StyleLabWidget(ipywidgets.VBox):
                              f"({cached})")
 
 
-def style_lab(model, content, styles=None, *, size: int = 128, steps: int = 100, every: int = 10,
-              **lab_kwargs) -> StyleLabWidget:
+def style_lab(model, content, styles=None, *, size: int = 128, steps: int = 100, coarse_steps: int = 0,
+              every: int = 10, **lab_kwargs) -> StyleLabWidget:
     """A :class:`StyleLabWidget` over a new :class:`nsthelpers.lab.StyleLab` (``lab_kwargs`` go to StyleLab)."""
     from .lab import StyleLab
 
-    return StyleLabWidget(StyleLab(model, content, styles, **lab_kwargs), size=size, steps=steps, every=every)
+    return StyleLabWidget(StyleLab(model, content, styles, **lab_kwargs), size=size, steps=steps,
+                          coarse_steps=coarse_steps, every=every)
 
 
 # ----------------------------------------------------------------------------------------------
