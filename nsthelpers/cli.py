@@ -55,7 +55,7 @@ def _argument_for(spec: type, f: Any, hints: dict[str, Any]) -> tuple[str, dict[
 def add_spec_options(parser: argparse.ArgumentParser) -> None:
     """One option per field of the three specs, grouped as they are."""
     for spec in specs.SPECS:
-        group = parser.add_argument_group(spec.__name__, spec.__doc__.splitlines()[0])
+        group = parser.add_argument_group(spec.__name__, (spec.__doc__ or "").splitlines()[0])
         hints = typing.get_type_hints(spec)
         for f in specs.fields_of(spec):
             argument = _argument_for(spec, f, hints)

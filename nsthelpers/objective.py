@@ -17,7 +17,7 @@ from . import checks
 from .gram import gram_matrix
 from .losses import content_loss, masked_style_loss, mean_cov, mean_cov_loss, style_layer_loss, tv_loss
 from .specs import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, STYLE_LOSSES, LossSpec
-from .vgg import deepest_layer
+from .vgg import VGG19Features, deepest_layer
 
 __all__ = ["DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS", "DEFAULT_STYLE_WEIGHT", "DEFAULT_TV_WEIGHT",
            "STYLE_LOSSES", "Objective", "default_style_weight", "default_tv_weight"]
@@ -58,7 +58,7 @@ class Objective(nn.Module):
         spec: a :class:`~nsthelpers.specs.LossSpec`; keywords override its fields (or build one).
     """
 
-    def __init__(self, model: nn.Module, content: torch.Tensor, styles: Sequence[torch.Tensor] = (),
+    def __init__(self, model: VGG19Features, content: torch.Tensor, styles: Sequence[torch.Tensor] = (),
                  spec: LossSpec | None = None, **options: Any) -> None:
         super().__init__()
         spec = dataclasses.replace(spec, **options) if spec is not None else LossSpec(**options)
@@ -75,8 +75,8 @@ class Objective(nn.Module):
                                   if spec.style_weight is None else spec.style_weight)
         self.tv_weight = float(default_tv_weight(convention) if spec.tv_weight is None else spec.tv_weight)
         self.style_layer_weights = checks.layer_weights(self.style_layers, spec.style_layer_weights)
-        self.masks = None if spec.masks is None else _check_masks(spec.masks, len(styles), tuple(content.shape[-2:]),
-                                                                  content.device)
+        hw = (int(content.shape[-2]), int(content.shape[-1]))
+        self.masks = None if spec.masks is None else _check_masks(spec.masks, len(styles), hw, content.device)
         self.set_targets(content, styles, spec.style_blend)
 
     @torch.no_grad()
@@ -115,7 +115,7 @@ class Objective(nn.Module):
     def _blended_target(self, feats: list[torch.Tensor], blend: list[float]) -> Any:
         """One layer's style target: the blend of each style image's Gram (or mean and covariance)."""
         if self.style_loss_type == "gram":
-            return sum(w * gram_matrix(f, self.gram_normalize) for w, f in zip(blend, feats))
+            return torch.stack([w * gram_matrix(f, self.gram_normalize) for w, f in zip(blend, feats)]).sum(0)
         stats = [mean_cov(f) for f in feats]
         return (sum(w * m for w, (m, _) in zip(blend, stats)), sum(w * c for w, (_, c) in zip(blend, stats)))
 
@@ -130,10 +130,10 @@ class Objective(nn.Module):
         return {"total": total, "content": c, "style": s, "tv": t}
 
     def _style_term(self, name: str, feats: torch.Tensor) -> torch.Tensor:
-        target = self.style_targets[name]
+        target: Any = self.style_targets[name]
         if self.masks is not None:
-            return sum(masked_style_loss(feats, m, g, self.gram_normalize)
-                       for m, g in zip(self.layer_masks[name], target))
+            return torch.stack([masked_style_loss(feats, m, g, self.gram_normalize)
+                                for m, g in zip(self.layer_masks[name], target)]).sum()
         if self.style_loss_type == "mean_cov":
             return mean_cov_loss(feats, *target)
         return style_layer_loss(feats, target, self.gram_normalize)
@@ -156,6 +156,6 @@ def _check_masks(masks: Sequence[Any], n_styles: int, hw: tuple[int, int], devic
         if m.shape[-2:] != hw:
             m = F.interpolate(m, size=hw, mode="bilinear", align_corners=False)
         out.append(m.to(device))
-    if (sum(out) == 0).all():
+    if not bool(torch.stack(out).sum(0).gt(0).any()):
         raise ValueError("masks cover no pixel: at least one mask must be non-zero somewhere")
     return out

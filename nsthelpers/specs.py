@@ -69,7 +69,8 @@ def _int_or_ints(text: str) -> int | tuple[int, ...]:
 
 
 def _on_off_auto(text: str) -> bool | str:
-    value = {"on": True, "off": False, "auto": "auto"}.get(text.strip().lower())
+    choices: dict[str, bool | str] = {"on": True, "off": False, "auto": "auto"}
+    value = choices.get(text.strip().lower())
     if value is None:
         raise ValueError(f"{text!r}: use auto, on or off")
     return value
@@ -258,7 +259,7 @@ def options_doc(indent: str = "    ") -> str:
     """The ``Args`` lines for every spec field: name, default and help, grouped by spec."""
     lines = []
     for spec in SPECS:
-        lines.append(f"{indent}{spec.__name__} ({spec.__doc__.splitlines()[0].rstrip('.')}):")
+        lines.append(f"{indent}{spec.__name__} ({(spec.__doc__ or '').splitlines()[0].rstrip('.')}):")
         for f in fields_of(spec):
             lines.append(f"{indent}    {f.name} (default {f.default!r}): {f.metadata['help'].replace('%%', '%')}.")
     return "\n".join(lines)

@@ -176,7 +176,7 @@ def _one_scale(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Fe
                picture: PictureSpec) -> StyleResult:
     """One optimisation at one size (``side`` = the longer side)."""
     content = resize_max_side(content, side) if side != max(content.shape[-2:]) else content
-    hw = tuple(content.shape[-2:])
+    hw = (int(content.shape[-2]), int(content.shape[-1]))
     checks.image_big_enough("content", hw, loss.layers)
     check_fits(hw, loss.layers, dev)
     styles = _styles_for(styles, content, picture, checks.min_side_for(loss.layers))

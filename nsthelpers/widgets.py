@@ -7,10 +7,14 @@ controls' ``.value`` (the notebooks do this to check themselves).
 from __future__ import annotations
 
 import html
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import ipywidgets
 import torch
+
+if TYPE_CHECKING:
+    from .live import LiveRun
+    from .vgg import VGG19Features
 
 # ----------------------------------------------------------------------------------------------
 # Feature map explorer (notebook 02)
@@ -22,7 +26,11 @@ class _LayerChannelSync:
     channel count and redraws once (the clamping of slider values it causes does not redraw again)."""
 
     activations: Mapping[str, torch.Tensor]
+    layer: Any  # the layer Dropdown of the explorer
     _syncing = False
+
+    def refresh(self) -> None:
+        raise NotImplementedError
 
     def _channel_sliders(self) -> list:
         raise NotImplementedError
@@ -123,7 +131,7 @@ class FeatureMapExplorer(_LayerChannelSync, ipywidgets.VBox):
 
 
 def feature_map_explorer(
-    model: torch.nn.Module,
+    model: VGG19Features,
     image: torch.Tensor,
     layers: Sequence[str],
     *,
@@ -270,7 +278,7 @@ class LivePreview(ipywidgets.VBox):
         super().__init__()
         self.every = int(every)
         self.draw_losses = draw_losses
-        self.run = None
+        self.run: LiveRun | None = None
         self.updates = 0
         self.image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(width=f"{width}px"))
         self.image.add_class("nst-result")
@@ -326,7 +334,7 @@ class LivePreview(ipywidgets.VBox):
         from .viz import figure_png, step_curves
 
         run = self.run
-        best = (run.best_step, run.best_loss) if run.best_step is not None else None
+        best = (run.best_step, run.best_loss) if run is not None and run.best_step is not None else None
         self.losses_view.value = figure_png(lambda ax: step_curves(ax, {"total": curve}, best=best))
 
     def _on_update(self, run, info) -> None:
@@ -343,7 +351,9 @@ class LivePreview(ipywidgets.VBox):
             self.status.value = f"<b>failed</b>: {html.escape(type(run.error).__name__)}: {html.escape(str(run.error))}"
             return
         result = run.result
-        self.image.value = _image_png(self.final_image)
+        final = self.final_image
+        if final is not None:
+            self.image.value = _image_png(final)
         if self.draw_losses and result.history["total"]:
             self._draw_losses(_history_curve(result))
         if result.stopped == "callback":
@@ -380,7 +390,8 @@ class StyleLabWidget(ipywidgets.VBox):
 
         if not isinstance(lab, StyleLab):
             raise ValueError(f"lab must be a nsthelpers.lab.StyleLab, got {type(lab).__name__}")
-        self.lab, self.every, self.live = lab, int(every), None
+        self.lab, self.every = lab, int(every)
+        self.live: LiveRun | None = None
         self._make_controls(size, steps, coarse_steps, size_range, max_steps)
         self._make_views(size, width)
         self.runs = 0
@@ -480,7 +491,7 @@ class StyleLabWidget(ipywidgets.VBox):
 
     def stop(self) -> None:
         """Stop the current run at its next refresh."""
-        if self.running:
+        if self.live is not None and self.running:
             self.live.stop()
             self.status.value = "stopping…"
 
