@@ -109,7 +109,7 @@ class Objective(nn.Module):
         """
         if not self.spec.balance_layers:
             return 1.0
-        zero_loss = float(self._style_term(name, torch.zeros_like(feats)))
+        zero_loss = float(self._style_term(name, torch.zeros_like(feats[:1])))
         return 1.0 / zero_loss if zero_loss > 0 else 1.0
 
     def _blended_target(self, feats: list[torch.Tensor], blend: list[float]) -> Any:
@@ -120,23 +120,27 @@ class Objective(nn.Module):
         return (sum(w * m for w, (m, _) in zip(blend, stats)), sum(w * c for w, (_, c) in zip(blend, stats)))
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The loss terms of ``image``: 0-dim tensors for one picture, (N,) vectors for a batch of N (each
+        item scored against the same targets, with its own weights when the weights are (N,) tensors)."""
         feats = self.model(image, self.layers)
-        zero = image.new_zeros((), dtype=torch.promote_types(image.dtype, torch.float32))
-        c = sum((content_loss(feats[n], self.content_targets[n]) for n in self.content_layers), zero)
-        s = sum((self.style_layer_weights[n] * self.layer_scale[n] * self._style_term(n, feats[n])
+        per_item = image.shape[0] > 1
+        zero = image.new_zeros((image.shape[0],) if per_item else (), dtype=torch.promote_types(image.dtype, torch.float32))
+        c = sum((content_loss(feats[n], self.content_targets[n], per_item) for n in self.content_layers), zero)
+        s = sum((self.style_layer_weights[n] * self.layer_scale[n] * self._style_term(n, feats[n], per_item)
                  for n in self.style_layers), zero)
-        t = tv_loss(image) if self.tv_weight else zero
+        t = tv_loss(image, per_item)  # reported even at weight 0: how smooth the picture is
         total = self.content_weight * c + self.style_weight * s + self.tv_weight * t
         return {"total": total, "content": c, "style": s, "tv": t}
 
-    def _style_term(self, name: str, feats: torch.Tensor) -> torch.Tensor:
+    def _style_term(self, name: str, feats: torch.Tensor, per_item: bool = False) -> torch.Tensor:
         target: Any = self.style_targets[name]
         if self.masks is not None:
-            return torch.stack([masked_style_loss(feats, m, g, self.gram_normalize)
-                                for m, g in zip(self.layer_masks[name], target)]).sum()
+            return torch.stack([masked_style_loss(feats, m, g, self.gram_normalize, per_item)
+                                for m, g in zip(self.layer_masks[name], target)]).sum(0)
         if self.style_loss_type == "mean_cov":
-            return mean_cov_loss(feats, *target)
-        return style_layer_loss(feats, target, self.gram_normalize)
+            return mean_cov_loss(feats, target[0], target[1], per_item)
+        return style_layer_loss(feats, target, self.gram_normalize, per_item)
+
 
 
 def _check_masks(masks: Sequence[Any], n_styles: int, hw: tuple[int, int], device: torch.device) -> list[torch.Tensor]:
