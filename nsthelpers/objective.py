@@ -19,13 +19,19 @@ from .losses import content_loss, masked_style_loss, mean_cov, mean_cov_loss, st
 from .specs import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, STYLE_LOSSES, LossSpec
 from .vgg import VGG19Features, deepest_layer
 
-__all__ = ["DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS", "DEFAULT_STYLE_WEIGHT", "DEFAULT_TV_WEIGHT",
+__all__ = ["DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS", "DEFAULT_STYLE_WEIGHT", "DEFAULT_STYLE_WEIGHT_UNBALANCED",
+           "DEFAULT_TV_WEIGHT",
            "STYLE_LOSSES", "Objective", "default_style_weight", "default_tv_weight"]
 
-# Activations of the Caffe model (0-255 input) are ~60x those of ImageNet-normalised models, so the
-# style term (4th power of activations) vs the content term (2nd power) differs by ~60². These are the
-# defaults that give a balanced picture for each preprocessing convention (see notebook 05).
-DEFAULT_STYLE_WEIGHT = {"caffe": 1e2, "imagenet": 3e5}
+# With balanced layers (the default) each layer's style loss is a ratio (1 for a black picture), so the
+# style weight only has to match the content loss, mean((F − P)²) of relu4_2 activations: for the Caffe
+# model (0–255 input) those are ~60× an ImageNet-normalised model's, hence 1e7 against 1e7 / 60² ≈ 3e3.
+# 1e7 was chosen on three pairs at 288 px (3e6 … 3e7 give nearly the same pictures after 40 L-BFGS steps;
+# benchmarks/README.md).
+DEFAULT_STYLE_WEIGHT = {"caffe": 1e7, "imagenet": 3e3}
+# Without balancing (``balance_layers=False``) the raw Gram losses are ~1e6 with Caffe activations (the 4th
+# power of activations against the content's 2nd, so ~60² apart between the conventions).
+DEFAULT_STYLE_WEIGHT_UNBALANCED = {"caffe": 1e2, "imagenet": 3e5}
 # The TV term (mean squared difference of neighbouring [0, 1] pixels, ~0.01) does not scale with the
 # activations, so its weight must: with caffe weights at 192 px (Tübingen / Starry Night, 100 Adam steps)
 # 1e8 removes the pixel-level speckle and keeps the strokes, 1e9 blurs them, 1e10 washes the picture out,
@@ -33,9 +39,10 @@ DEFAULT_STYLE_WEIGHT = {"caffe": 1e2, "imagenet": 3e5}
 DEFAULT_TV_WEIGHT = {"caffe": 1e8, "imagenet": 3e4}
 
 
-def default_style_weight(convention: str, balanced: bool = False) -> float:
-    """The package's style weight for a preprocessing convention (``"caffe"`` or ``"imagenet"``)."""
-    return DEFAULT_STYLE_WEIGHT[convention]
+def default_style_weight(convention: str, balanced: bool = True) -> float:
+    """The package's style weight for a preprocessing convention (``"caffe"`` or ``"imagenet"``), with
+    balanced style layers (the default) or raw ones."""
+    return (DEFAULT_STYLE_WEIGHT if balanced else DEFAULT_STYLE_WEIGHT_UNBALANCED)[convention]
 
 
 def default_tv_weight(convention: str) -> float:

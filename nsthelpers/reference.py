@@ -194,7 +194,8 @@ def reference_objective(model: VGG19Features, content: torch.Tensor, style: torc
     channels = {n: conv.out_channels for n, conv in convs.items() if isinstance(conv, nn.Conv2d)}
     return Objective(model, content, [style], content_layers=[SAME_LOSS_LAYERS[CONTENT_LAYER]],
                      style_layers=style_layers, style_layer_weights={n: 1.0 / channels[n] ** 2 for n in style_layers},
-                     gram_normalize="none", content_weight=CONTENT_WEIGHT, style_weight=STYLE_WEIGHT, tv_weight=0.0)
+                     gram_normalize="none", content_weight=CONTENT_WEIGHT, style_weight=STYLE_WEIGHT, tv_weight=0.0,
+                     balance_layers=False)
 
 
 @dataclass

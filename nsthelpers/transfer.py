@@ -96,7 +96,8 @@ def scale_plan(picture: PictureSpec, loaded_side: int) -> list[tuple[int, int]]:
         if len(steps) != len(sides):
             raise ValueError(f"steps must be a positive integer or one per scale ({len(sides)} scales), got {steps!r}")
         return list(zip(sides, steps))
-    return [(side, steps) for side in sides]
+    # the coarsest scale sets the picture; each finer one starts from it and only refines (see notebook 07)
+    return [(side, steps if i == 0 else max(1, steps // 2)) for i, side in enumerate(sides)]
 
 
 def _coarse_to_fine(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features, dev: torch.device,

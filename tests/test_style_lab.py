@@ -90,8 +90,9 @@ def test_weights_reach_the_objective(lab):
 
 
 def test_defaults_and_validation(random_vgg, caffe_vgg, images, lab):
-    assert math.isclose(lab.default_log10_ratio, math.log10(3e5))            # ImageNet-normalised (random)
-    assert StyleLab(caffe_vgg, images["photo"], ["swirls"]).default_log10_ratio == pytest.approx(2.0)
+    # the package's (balanced-layer) style weights: ImageNet-normalised for random weights, caffe's
+    assert math.isclose(lab.default_log10_ratio, math.log10(nst.DEFAULT_STYLE_WEIGHT["imagenet"]))
+    assert StyleLab(caffe_vgg, images["photo"], ["swirls"]).default_log10_ratio == pytest.approx(7.0)
     params = lab.default_params(size=64, steps=20)
     assert params["tv_weight"] == lab.default_tv_weight == nst.DEFAULT_TV_WEIGHT["imagenet"]  # random weights
     assert StyleLab(caffe_vgg, images["photo"], ["swirls"]).default_tv_weight == 1e8
