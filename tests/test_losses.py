@@ -59,3 +59,35 @@ def test_gradients_match_finite_differences(term, random_vgg, rng):
         analytic = (grad * v).sum()
         assert analytic.item() == pytest.approx(fd.item(), rel=1e-4, abs=1e-9 * loss.item())
     random_vgg.float()
+
+
+def test_tv_loss_kinds_against_a_hand_computation():
+    """L2 (the default) and L1 total variation of a 2×3 image, worked out by hand; per item for a batch."""
+    img = torch.tensor([[[[0.0, 0.5, 0.25], [1.0, 0.5, 0.0]]]])
+    # horizontal differences: 0.5, -0.25 | -0.5, -0.5 ; vertical differences: 1.0, 0.0, -0.25
+    l2 = (0.25 + 0.0625 + 0.25 + 0.25) / 4 + (1.0 + 0.0 + 0.0625) / 3
+    l1 = (0.5 + 0.25 + 0.5 + 0.5) / 4 + (1.0 + 0.0 + 0.25) / 3
+    assert tv_loss(img).item() == pytest.approx(l2)
+    assert tv_loss(img, kind="l2").item() == pytest.approx(l2)
+    assert tv_loss(img, kind="l1").item() == pytest.approx(l1)
+    flat = torch.full((1, 1, 2, 3), 0.3)
+    batch = torch.cat([img, flat])
+    assert tv_loss(batch, per_item=True, kind="l1").tolist() == pytest.approx([l1, 0.0])
+    assert tv_loss(batch, per_item=True, kind="l2").tolist() == pytest.approx([l2, 0.0])
+
+
+def test_tv_loss_l1_keeps_a_sharp_edge_cheaper_than_l2_does():
+    """A step of height 1 costs L1 the same whether sharp or spread over k pixels; L2 prefers spreading."""
+    n = 12
+    sharp = torch.zeros(1, 1, 2, n)  # two equal rows: no vertical differences
+    sharp[..., n // 2:] = 1.0
+    ramp = torch.clamp((torch.arange(n, dtype=torch.float32) - n // 2 + 4) / 4, 0, 1).expand(1, 1, 2, n)
+    steps = ramp[0, 0, 0].diff()
+    assert steps.tolist().count(0.25) == 4 and steps.sum().item() == 1.0  # the same step in 4 quarters
+    assert tv_loss(sharp, kind="l1").item() == pytest.approx(tv_loss(ramp, kind="l1").item())
+    assert tv_loss(ramp, kind="l2").item() == pytest.approx(tv_loss(sharp, kind="l2").item() / 4)
+
+
+def test_tv_loss_kind_is_checked():
+    with pytest.raises(ValueError, match="kind='l3'; choose one of"):
+        tv_loss(torch.zeros(1, 3, 4, 4), kind="l3")
