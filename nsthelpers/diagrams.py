@@ -6,7 +6,7 @@ the picture cannot disagree with the network.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
@@ -24,7 +24,7 @@ def block_summary(size: tuple[int, int] = (224, 224)) -> list[dict]:
     and the names of its layers, for an input of ``size`` = (H, W)."""
     blocks: dict[int, dict] = {}
     for row in layer_table(size):
-        b = int(row.name[4] if row.name.startswith("pool") else row.name[4])
+        b = int(row.name[4])                       # conv4_2, relu4_2, pool4: block 4
         info = blocks.setdefault(b, {"block": b, "convs": 0, "names": []})
         info["names"].append(row.name)
         if row.kind.startswith("Conv"):

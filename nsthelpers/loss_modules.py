@@ -12,8 +12,8 @@ Two names for one layer: the tutorial counts convolutions (``conv_1``, ``relu_1`
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -25,12 +25,15 @@ from .vgg import LAYER_NAMES, VGG19Features, deepest_layer
 
 
 class ContentLoss(nn.Module):
-    """Identity layer that stores ``content_loss(input, target)`` in ``self.loss`` on every forward."""
+    """Identity layer that stores ``content_loss(input, target)`` in ``self.loss`` on every forward
+    (a zero tensor before the first one)."""
+
+    target: torch.Tensor
 
     def __init__(self, target: torch.Tensor):
         super().__init__()
         self.register_buffer("target", target.detach())
-        self.loss: torch.Tensor | None = None
+        self.loss = torch.zeros(())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.loss = content_loss(x, self.target)
@@ -38,13 +41,16 @@ class ContentLoss(nn.Module):
 
 
 class StyleLoss(nn.Module):
-    """Identity layer that stores the MSE between the Gram matrix of its input and a fixed target Gram."""
+    """Identity layer that stores the MSE between the Gram matrix of its input and a fixed target Gram
+    in ``self.loss`` (a zero tensor before the first forward)."""
+
+    target: torch.Tensor
 
     def __init__(self, target_features: torch.Tensor, normalize: str = "chw"):
         super().__init__()
         self.normalize = normalize
         self.register_buffer("target", gram_matrix(target_features.detach(), normalize))
-        self.loss: torch.Tensor | None = None
+        self.loss = torch.zeros(())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.loss = style_layer_loss(x, self.target, self.normalize)
@@ -64,7 +70,8 @@ def conv_count_names(layers: Iterable[nn.Module]) -> list[str]:
         elif isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
             names.append(f"pool_{i}")
         else:
-            raise ValueError(f"conv_count_names: unexpected layer {layer!r}; expected Conv2d, ReLU or pooling")
+            raise ValueError(  # noqa: TRY004 - the project's bad-input error is ValueError
+                f"conv_count_names: unexpected layer {layer!r}; expected Conv2d, ReLU or pooling")
     return names
 
 
@@ -92,7 +99,8 @@ class LossNetwork:
         zero = image.new_zeros(())
         c = sum((m.loss for m in self.content_losses.values()), zero)
         s = sum((per_layer[n] * m.loss for n, m in self.style_losses.items()), zero)
-        return {"total": content_weight * c + style_weight * s, "content": c, "style": s}
+        total: torch.Tensor = content_weight * c + style_weight * s
+        return {"total": total, "content": c, "style": s}
 
 
 def build_loss_network(

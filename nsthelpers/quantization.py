@@ -14,7 +14,8 @@ labelled as such, estimate what the quantisation changed:
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+import copy
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -106,10 +107,9 @@ def with_conv_weights(model: VGG19Features, transform: Callable[[torch.Tensor], 
     layers = []
     for layer in model.layers:
         if isinstance(layer, nn.Conv2d):
-            copy = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, padding=layer.padding)
-            copy.weight.data = transform(layer.weight.data).to(layer.weight.dtype)
-            copy.bias.data = layer.bias.data.clone()
-            layer = copy.to(layer.weight.device)
+            original = layer.weight.data
+            layer = copy.deepcopy(layer)                 # its own weights and bias, on the same device
+            layer.weight.data = transform(original).to(original.dtype)
         layers.append(layer)
     return VGG19Features(layers, model.preprocess, model.weights_name + " (modified)")
 

@@ -5,11 +5,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
 
-import nsthelpers as nst  # noqa: E402
-from nsthelpers import diagrams  # noqa: E402
+import nsthelpers as nst
+from nsthelpers import diagrams
 
 
 def _texts(fig):

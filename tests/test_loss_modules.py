@@ -6,7 +6,12 @@ import torch
 from torch import nn
 
 import nsthelpers as nst
-from nsthelpers.loss_modules import ContentLoss, StyleLoss, build_loss_network, conv_count_names
+from nsthelpers.loss_modules import (
+    ContentLoss,
+    StyleLoss,
+    build_loss_network,
+    conv_count_names,
+)
 
 CONTENT = ["relu4_2"]
 STYLE = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]

@@ -16,11 +16,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
 
-import nsthelpers as nst  # noqa: E402
-from nsthelpers import data, diagrams, viz  # noqa: E402
+import nsthelpers as nst
+from nsthelpers import data, diagrams, viz
 
 HERE = Path(__file__).resolve().parent
 NAMES = ("01_vgg19_pipeline", "02_feature_maps", "03_gram_matrices", "04_reconstructions")
@@ -78,7 +78,7 @@ def reconstructions_figure(model, out: Path, size: int, steps: int, dpi: int) ->
     """04: content reconstructions from three layers, textures from 1, 3 and 5 layers (nst.stylize, L-BFGS)."""
     photo = data.content_photo("astronaut", max_size=size)
     painting = data.style_image("starry_night", max_size=size)
-    common = dict(init="noise", steps=steps, optimizer="lbfgs", weights=model, seed=0, tv_weight=0)
+    common = {"init": "noise", "steps": steps, "optimizer": "lbfgs", "weights": model, "seed": 0, "tv_weight": 0}
     content = {layer: nst.stylize(photo, photo, content_layers=[layer], style_layers=[], style_weight=0, **common)
                for layer in ("relu1_2", "relu3_2", "relu5_2")}
     layers = list(nst.DEFAULT_STYLE_LAYERS)
