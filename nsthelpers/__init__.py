@@ -12,6 +12,8 @@ from the rows above it:
 ``features``, ``losses``  named activations in one pass; content, style, TV loss terms
 ``specs``          every option of a run, in three typed objects: LossSpec, RunSpec, PictureSpec
 ``objective``      the NST loss as a module (targets computed once), built from a LossSpec
+``loss_modules``, ``quantization``, ``diagrams``   the tutorial's loss-as-layers pattern; the 8-bit weights
+                   measured against float stand-ins; concept figures (notebooks 01–04)
 ``checkpoint``     saving a long run and resuming it
 ``loop``           ``optimize``: Adam or L-BFGS on the pixels — the short loop to read first
 ``transfer``       ``stylize``: images in, picture out (scales, colour, blends, masks, memory)

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .checks import layer_names
-from .objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+from .specs import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 from .vgg import layer_table
 
 STYLE_COLOUR, CONTENT_COLOUR, BLOCK_COLOUR = "#d95f02", "#1b9e77", "#c6dbef"

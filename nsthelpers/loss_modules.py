@@ -115,9 +115,9 @@ def build_loss_network(
     """The tutorial's ``get_style_model_and_losses`` on our VGG19, with our layer names.
 
     Walks ``model``'s layers into a new ``nn.Sequential`` (preprocessing first); after each layer named in
-    ``content_layers`` / ``style_layers`` it runs the network built so far on the content / style image
-    and inserts a :class:`ContentLoss` / :class:`StyleLoss` holding that target. The network ends at the
-    deepest loss layer. The VGG modules are shared with ``model``, not copied.
+    ``content_layers`` / ``style_layers`` it runs the VGG layers so far (without the loss layers) on the
+    content / style image and inserts a :class:`ContentLoss` / :class:`StyleLoss` holding that target. The
+    network ends at the deepest loss layer. The VGG modules are shared with ``model``, not copied.
     """
     content_layers = layer_names("content_layers", content_layers)
     style_layers = layer_names("style_layers", style_layers)
@@ -128,16 +128,18 @@ def build_loss_network(
         raise ValueError(f"layer {deepest!r} was truncated away; this model ends at {model.layer_names[-1]!r}")
     net = nn.Sequential()
     net.add_module("preprocess", model.preprocess)
+    prefix = nn.Sequential(model.preprocess)        # the same layers without loss layers, for the targets
     content_losses: dict[str, ContentLoss] = {}
     style_losses: dict[str, StyleLoss] = {}
     with torch.no_grad():
         for name, layer in zip(LAYER_NAMES, model.layers):
             net.add_module(name, layer)
+            prefix.append(layer)
             if name in content_layers:
-                content_losses[name] = ContentLoss(net(content))
+                content_losses[name] = ContentLoss(prefix(content))
                 net.add_module(f"content_loss_{name}", content_losses[name])
             if name in style_layers:
-                style_losses[name] = StyleLoss(net(style), normalize)
+                style_losses[name] = StyleLoss(prefix(style), normalize)
                 net.add_module(f"style_loss_{name}", style_losses[name])
             if name == deepest:
                 break

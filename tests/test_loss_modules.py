@@ -108,3 +108,13 @@ def test_bad_arguments_give_clear_errors(random_vgg):
         net(image, style_layer_weights=[1.0, 2.0])
     with pytest.raises(ValueError, match="style_weight must be a finite number"):
         net(image, style_weight=-1)
+
+
+def test_style_and_content_of_different_sizes(random_vgg):
+    g = torch.Generator().manual_seed(3)
+    content, style = torch.rand(1, 3, 40, 48, generator=g), torch.rand(1, 3, 56, 36, generator=g)
+    image = torch.rand(1, 3, 40, 48, generator=g)
+    net = build_loss_network(random_vgg, content, style, content_layers=["relu2_1"], style_layers=["relu1_1", "relu3_1"])
+    objective = nst.Objective(random_vgg, content, [style], content_layers=["relu2_1"], style_layers=["relu1_1", "relu3_1"],
+                              style_weight=3.0, tv_weight=0)
+    torch.testing.assert_close(net(image, style_weight=3.0)["total"], objective(image)["total"], rtol=1e-5, atol=0)
