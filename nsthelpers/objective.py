@@ -12,7 +12,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from .gram import gram_matrix
-from .losses import content_loss, mean_cov, mean_cov_loss, style_layer_loss, tv_loss
+from .losses import (
+    content_loss,
+    mean_cov,
+    mean_cov_loss,
+    mean_second_moment,
+    style_layer_loss,
+    tv_loss,
+    w2_style_loss,
+    w2_target,
+)
 from .vgg import VGG19Features, deepest_layer, layer_index
 
 DEFAULT_CONTENT_LAYERS: tuple[str, ...] = ("relu4_2",)
@@ -26,7 +35,7 @@ DEFAULT_STYLE_WEIGHT = {"caffe": 1e2, "imagenet": 3e5}
 # 1e8 removes the pixel-level speckle and keeps the strokes, 1e9 blurs them, 1e10 washes the picture out,
 # 1 does nothing at all. The ImageNet value is the caffe one over the ~60² ratio of the content terms.
 DEFAULT_TV_WEIGHT = {"caffe": 1e8, "imagenet": 3e4}
-STYLE_LOSSES = ("gram", "mean_cov")
+STYLE_LOSSES = ("gram", "mean_cov", "w2")
 
 
 
@@ -117,10 +126,16 @@ class Objective(nn.Module):
                 if self.style_loss_type == "gram":
                     t = w * gram_matrix(sf[n], self.gram_normalize)
                     targets[n] = t if n not in targets else targets[n] + t
+                elif self.style_loss_type == "w2":  # blend means and second raw moments, not covariances
+                    mean, moment = mean_second_moment(sf[n])
+                    prev = targets.get(n, (0.0, 0.0))
+                    targets[n] = (prev[0] + w * mean, prev[1] + w * moment)
                 else:
                     mean, cov = mean_cov(sf[n])
                     prev = targets.get(n, (0.0, 0.0))
                     targets[n] = (prev[0] + w * mean, prev[1] + w * cov)
+        if self.style_loss_type == "w2":
+            targets = {n: w2_target(*t) for n, t in targets.items()}
         self.style_targets = targets
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -139,6 +154,8 @@ class Objective(nn.Module):
                        for m, g in zip(self.layer_masks[name], target))
         if self.style_loss_type == "mean_cov":
             return mean_cov_loss(feats, *target)
+        if self.style_loss_type == "w2":
+            return w2_style_loss(feats, target)
         return style_layer_loss(feats, target, self.gram_normalize)
 
 
