@@ -17,6 +17,7 @@ import urllib.error
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -34,16 +35,16 @@ class BackboneSpec:
     name: str
     builder: str                  # torchvision.models.<builder>
     weights: str                  # torchvision.models.<weights enum>.<member>
-    stages: Callable[[nn.Module], list[tuple[str, nn.Module]]]
+    stages: Callable[[Any], list[tuple[str, nn.Module]]]
     content_layers: tuple[str, ...]
     style_layers: tuple[str, ...]
 
 
-def _mobilenet_stages(net: nn.Module) -> list[tuple[str, nn.Module]]:
+def _mobilenet_stages(net: Any) -> list[tuple[str, nn.Module]]:
     return [(f"features.{i}", block) for i, block in enumerate(net.features)]
 
 
-def _resnet_stages(net: nn.Module) -> list[tuple[str, nn.Module]]:
+def _resnet_stages(net: Any) -> list[tuple[str, nn.Module]]:
     stem = nn.Sequential(net.conv1, net.bn1, net.relu)
     return [("relu", stem), ("maxpool", net.maxpool), ("layer1", net.layer1), ("layer2", net.layer2),
             ("layer3", net.layer3), ("layer4", net.layer4)]
