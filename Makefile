@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 # OMP_WAIT_POLICY=PASSIVE: on a busy 2-core machine spinning OpenMP threads made steps 5-20x slower.
 TEST_ENV := NSTHELPERS_QUICK=1 NSTHELPERS_OFFLINE=1 TQDM_DISABLE=1 PYTHONHASHSEED=0 OMP_WAIT_POLICY=PASSIVE
 
-.PHONY: lab test test-unit test-notebooks e2e chromium bench clean venv
+.PHONY: lab test test-unit test-notebooks e2e chromium bench clean venv gallery test-cpu-profile
 
 venv: $(STAMP)
 
@@ -45,6 +45,17 @@ test-notebooks: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+# The README's gallery (docs/gallery/: small JPEGs, calls, settings and times), with stylize's defaults.
+# Paintings are used when they are in the cache (NSTHELPERS_CACHE), else their generated stand-ins.
+gallery: $(STAMP)
+	TQDM_DISABLE=1 $(BIN)/python docs/make_gallery.py $(GALLERY_ARGS)
+
+# Every notebook top to bottom in the cpu profile (each must stay within 10 minutes on 2 cores); records the
+# times in docs/notebook_times.json and TEACHING.md's table. Slow, so not part of `make test`.
+test-cpu-profile: $(STAMP)
+	NSTHELPERS_OFFLINE=1 TQDM_DISABLE=1 PYTHONHASHSEED=0 OMP_WAIT_POLICY=PASSIVE \
+		$(BIN)/python docs/notebook_times.py --profile cpu
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info tests/artifacts

@@ -20,21 +20,12 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from . import data
-from .images import load_image, resize_max_side
-from .objective import (
-    DEFAULT_CONTENT_LAYERS,
-    DEFAULT_STYLE_LAYERS,
-    DEFAULT_STYLE_WEIGHT,
-    DEFAULT_TV_WEIGHT,
-    Objective,
-    _check_layers,
-    _check_weight,
-    _layer_weights,
-    _min_side_for,
-)
-from .loop import OPTIMIZERS, StepInfo, StyleResult, optimize
+from . import checks
+from .images import at_least, initial_image, load_image, resize_max_side
+from .loop import StepInfo, StyleResult, optimize
+from .objective import Objective, default_style_weight, default_tv_weight
 from .settings import default_device
-from .transfer import INITS, _at_least, _initial_image
+from .specs import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, INITS, OPTIMIZERS
 from .vgg import VGG19Features, deepest_layer
 
 #: Style images offered by default: the three paintings (generated fallbacks offline), then the textures.
@@ -80,11 +71,11 @@ class StyleLab:
         self.device = default_device(device)
         self.model = model.to(self.device)
         self.content = load_image(content)
-        self.content_layers = _check_layers(content_layers, "content_layers")
-        self.style_layers = _check_layers(style_layers, "style_layers")
+        self.content_layers = checks.layer_names("content_layers", content_layers)
+        self.style_layers = checks.layer_names("style_layers", style_layers)
         if not self.style_layers:
             raise ValueError("style_layers is empty: the lab needs at least one style layer")
-        self.min_side = _min_side_for(self.content_layers + self.style_layers)
+        self.min_side = checks.min_side_for(self.content_layers + self.style_layers)
         self._given = dict(styles) if isinstance(styles, Mapping) else {}
         self.style_names: list[str] = list(self._given) if isinstance(styles, Mapping) else list(styles or LAB_STYLES)
         if not self.style_names:
@@ -101,12 +92,12 @@ class StyleLab:
     @property
     def default_log10_ratio(self) -> float:
         """log10 of the package's default style weight for this model (content weight 1): 2 for caffe."""
-        return math.log10(DEFAULT_STYLE_WEIGHT[self.model.preprocess.convention])
+        return math.log10(default_style_weight(self.model.preprocess.convention))
 
     @property
     def default_tv_weight(self) -> float:
         """The package's default TV weight for this model: 1e8 for caffe, 3e4 for ImageNet-normalised weights."""
-        return DEFAULT_TV_WEIGHT[self.model.preprocess.convention]
+        return default_tv_weight(self.model.preprocess.convention)
 
     def default_params(self, *, size: int = 128, steps: int = 100) -> dict:
         """The keywords of :meth:`run` with their default values (what a lab's controls start at)."""
@@ -133,7 +124,7 @@ class StyleLab:
     def style_at(self, name: str, size: int) -> torch.Tensor:
         """The style image resized like :func:`nsthelpers.stylize` does (longer side = content's, style_scale 1)."""
         content = self.content_at(size)
-        return _at_least(resize_max_side(self.style_image(name), max(content.shape[-2:])), self.min_side)
+        return at_least(resize_max_side(self.style_image(name), max(content.shape[-2:])), self.min_side)
 
     # ------------------------------------------------------------------ the cache
     def cache_key(self, style: str, size: int) -> tuple:
@@ -189,18 +180,15 @@ class StyleLab:
         The returned result's ``settings`` hold these parameters (``params``) and whether the targets
         were cached (``cached``).
         """
-        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
-            raise ValueError(f"size must be a positive integer number of pixels, got {size!r}")
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer={optimizer!r}; choose one of {OPTIMIZERS}")
-        if init not in INITS:
-            raise ValueError(f"init={init!r}; choose one of {INITS}")
+        checks.positive_int("size", size, what="pixels")
+        checks.choice("optimizer", optimizer, OPTIMIZERS)
+        checks.choice("init", init, INITS)
         ratio = self.default_log10_ratio if log10_ratio is None else float(log10_ratio)
         if not math.isfinite(ratio):
             raise ValueError(f"log10_ratio must be a finite number, got {log10_ratio!r}")
         tv_weight = self.default_tv_weight if tv_weight is None else tv_weight
-        _check_weight("tv_weight", tv_weight)
-        layer_weights = _layer_weights(self.style_layers, style_layer_weights)
+        checks.weight("tv_weight", tv_weight)
+        layer_weights = checks.layer_weights(self.style_layers, style_layer_weights)
         hits = self.stats["cache_hits"]
         objective = self.objective(style, size)
         objective.content_weight = 1.0
@@ -208,7 +196,7 @@ class StyleLab:
         objective.tv_weight = float(tv_weight)
         objective.style_layer_weights = layer_weights
         content = self.content_at(size)
-        start = _initial_image(init, content, self.style_at(style, size), self.seed)
+        start = initial_image(init, content, self.style_at(style, size), self.seed)
         result = optimize(objective, start.to(self.device), steps=steps, optimizer=optimizer, lr=lr,
                           precision=precision, callback=callback, callback_every=callback_every)
         params = {"style": style, "size": size, "steps": steps, "optimizer": optimizer, "init": init,

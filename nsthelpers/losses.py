@@ -1,4 +1,4 @@
-"""Loss terms of neural style transfer: content, style (Gram or mean/covariance), total variation."""
+"""Loss terms of neural style transfer: content, style (Gram, masked Gram or mean/covariance), total variation."""
 from __future__ import annotations
 
 from typing import Mapping
@@ -6,7 +6,7 @@ from typing import Mapping
 import torch
 import torch.nn.functional as F
 
-from .gram import at_least_fp32, gram_matrix
+from .gram import at_least_fp32, gram_matrix, masked_gram
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -61,6 +61,14 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     dx = image[..., :, 1:] - image[..., :, :-1]
     dy = image[..., 1:, :] - image[..., :-1, :]
     return at_least_fp32(dx).pow(2).mean() + at_least_fp32(dy).pow(2).mean()
+
+
+def masked_style_loss(features: torch.Tensor, mask: torch.Tensor, target_gram: torch.Tensor,
+                      normalize: str = "chw") -> torch.Tensor:
+    """MSE between the masked Gram of ``features`` and a style's Gram, weighted by the mask's share of the image."""
+    share = mask.float().mean()
+    gram = masked_gram(features, mask, normalize)
+    return share * F.mse_loss(gram, target_gram.expand_as(gram))
 
 
 # ----------------------------------------------------------------------------- Wasserstein-2 (Gaussians)

@@ -375,11 +375,24 @@ class StyleLabWidget(ipywidgets.VBox):
         ``every``: steps between live refreshes; ``width``: display width of the images in pixels."""
         super().__init__()
         from .lab import StyleLab
-        from .transfer import INITS
 
         if not isinstance(lab, StyleLab):
             raise ValueError(f"lab must be a nsthelpers.lab.StyleLab, got {type(lab).__name__}")
         self.lab, self.every, self.live = lab, int(every), None
+        self._make_controls(size, steps, size_range, max_steps)
+        self._make_views(size, width)
+        self.runs = 0
+        self._shown_params: dict | None = None   # params of the run in the result image
+        self._shown_result = None
+        self._previous_result = None
+        self.run_button.on_click(self._on_run)
+        self.stop_button.on_click(lambda _button: self.stop())
+        self.children = self._layout(width)
+
+    def _make_controls(self, size: int, steps: int, size_range: tuple[int, int], max_steps: int) -> None:
+        from .specs import INITS
+
+        lab = self.lab
         defaults = lab.default_params(size=size, steps=steps)
         wide = {"description_width": "initial"}
         r0 = round(lab.default_log10_ratio)
@@ -405,9 +418,11 @@ class StyleLabWidget(ipywidgets.VBox):
                                             tooltip="stylise with these settings (targets are cached)")
         self.stop_button = ipywidgets.Button(description="Stop", icon="stop", disabled=True,
                                              tooltip="stop at the next refresh")
+
+    def _make_views(self, size: int, width: int) -> None:
         box = ipywidgets.Layout(width=f"{width}px", height=f"{width}px", object_fit="contain")
         self.previous_image = ipywidgets.Image(format="png", value=b"", layout=box)
-        self.result_image = ipywidgets.Image(format="png", value=_image_png(lab.content_at(size)), layout=box)
+        self.result_image = ipywidgets.Image(format="png", value=_image_png(self.lab.content_at(size)), layout=box)
         self.previous_image.add_class("nst-previous")   # the e2e browser test looks for these classes
         self.result_image.add_class("nst-result")
         label = ipywidgets.Layout(height="92px", overflow="auto")    # same height: the images line up
@@ -416,14 +431,10 @@ class StyleLabWidget(ipywidgets.VBox):
         self.loss_view = ipywidgets.Image(format="png", layout=ipywidgets.Layout(width=f"{int(width * 2.4)}px"))
         self.status = ipywidgets.HTML("ready")
         self.console = ipywidgets.Output()
-        self.runs = 0
-        self._shown_params: dict | None = None   # params of the run in the result image
-        self._shown_result = None
-        self._previous_result = None
-        self.run_button.on_click(self._on_run)
-        self.stop_button.on_click(lambda _button: self.stop())
+
+    def _layout(self, width: int) -> list:
         column = ipywidgets.Layout(width=f"{width + 20}px")
-        self.children = [
+        return [
             ipywidgets.HBox([self.style, self.optimizer, self.init]),
             ipywidgets.HBox([self.log10_ratio, self.tv_weight]),
             ipywidgets.HBox([self.size, self.steps]),
