@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 # OMP_WAIT_POLICY=PASSIVE: on a busy 2-core machine spinning OpenMP threads made steps 5-20x slower.
 TEST_ENV := NSTHELPERS_QUICK=1 NSTHELPERS_OFFLINE=1 TQDM_DISABLE=1 PYTHONHASHSEED=0 OMP_WAIT_POLICY=PASSIVE
 
-.PHONY: lab test test-unit test-notebooks e2e chromium bench clean venv gallery test-cpu-profile
+.PHONY: lint lab test test-unit test-notebooks e2e chromium bench clean venv gallery test-cpu-profile
 
 venv: $(STAMP)
 
@@ -28,7 +28,12 @@ lab: $(STAMP)
 chromium:
 	@bash tests/e2e/ensure_chromium.sh
 
-test: $(STAMP) chromium
+# ruff (lint) and mypy (types) over the package, tests and scripts; configured in pyproject.toml
+lint: $(STAMP)
+	$(BIN)/ruff check nsthelpers tests benchmarks docs
+	$(BIN)/mypy
+
+test: $(STAMP) chromium lint
 	$(TEST_ENV) $(BIN)/python -m pytest -q tests notebooks \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg

@@ -32,11 +32,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere: import this checkout's package
     sys.path.insert(0, str(REPO))
 
-import torch
-from PIL import Image
+import torch  # noqa: E402  (after the sys.path line above)
+from PIL import Image  # noqa: E402
 
-import nsthelpers as nst
-from nsthelpers import data, masks
+import nsthelpers as nst  # noqa: E402
+from nsthelpers import data, masks  # noqa: E402
 
 CONTENTS = ("astronaut", "chelsea", "coffee")
 STYLES = tuple(data.ARTWORKS)  # starry_night, the_scream, shipwreck

@@ -15,6 +15,7 @@ from the rows above it:
 ``checkpoint``     saving a long run and resuming it
 ``loop``           ``optimize``: Adam or L-BFGS on the pixels — the short loop to read first
 ``transfer``       ``stylize``: images in, picture out (scales, colour, blends, masks, memory)
+``batch``          ``stylize_batch``: N pictures in one batched Adam optimisation
 ``lab``, ``live``  the style lab and the live preview as plain objects
 ``widgets``, ``cli``  ipywidgets front ends; the ``nst`` command line
 ``analysis``, ``viz``, ``evaluate``, ``speed``, ``memory``   numbers behind figures; figures; scores; timing
@@ -50,6 +51,7 @@ from .objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_STY
 from .specs import LossSpec, PictureSpec, RunSpec
 from .loop import StepInfo, StopOptimization, StyleResult, optimize
 from .transfer import preview, stylize
+from .batch import stylize_batch
 from .vgg import (
     CONV_LAYERS,
     LAYER_INDEX,
@@ -77,5 +79,5 @@ __all__ = [
     "resize_max_side", "save_features_file", "save_image", "setup", "style_layer_loss", "style_loss",
     "stylize", "to_numpy", "to_pil", "tv_loss", "combine_luminance", "luminance", "match_color_histogram",
     "match_luminance", "rgb_to_yiq", "yiq_to_rgb", "OutOfMemory", "estimate_bytes", "masked_gram", "preview",
-    "LossSpec", "RunSpec", "PictureSpec", "PROFILES", "profile",
+    "LossSpec", "RunSpec", "PictureSpec", "PROFILES", "profile", "stylize_batch",
 ]

@@ -55,5 +55,6 @@ def masked_gram(features: torch.Tensor, mask: torch.Tensor, normalize: str = "ch
     c = features.shape[1]
     gram = gram_matrix(features * mask, "none")  # fp32, outside autocast
     area = mask.float().sum().clamp_min(1e-8)
-    scale = {"none": 1.0, "hw": area, "chw": c * area, "gatys": 2.0 * c * area}[normalize]
+    scales: dict[str, float | torch.Tensor] = {"none": 1.0, "hw": area, "chw": c * area, "gatys": 2.0 * c * area}
+    scale = scales[normalize]
     return gram / scale

@@ -31,7 +31,7 @@ import numbers
 import os
 import secrets
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterator, Sequence, Union
 
 import numpy as np
 import torch
@@ -115,7 +115,7 @@ def _validate_size_args(max_size: object, size: object) -> tuple[int | None, int
             size = (_check_positive_int(size[0], "size[0] (height)"), _check_positive_int(size[1], "size[1] (width)"))
         else:
             size = _check_positive_int(size, "size")
-    return max_size, size  # type: ignore[return-value]
+    return max_size, size
 
 
 def _scaled_to_long_side(h: int, w: int, long_side: int) -> tuple[int, int]:
@@ -458,7 +458,7 @@ def _interp(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     return y.to(dtype) if dtype.is_floating_point else y
 
 
-def match_size(image: torch.Tensor, like: torch.Tensor | tuple[int, int]) -> torch.Tensor:
+def match_size(image: torch.Tensor, like: torch.Tensor | Sequence[int]) -> torch.Tensor:
     """Resize ``image`` to the height and width of ``like`` and clamp to ``[0, 1]``.
 
     Args:

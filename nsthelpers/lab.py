@@ -21,11 +21,12 @@ import torch
 
 from . import data
 from . import checks
-from .images import at_least, initial_image, load_image, resize_max_side
+from .images import at_least, load_image, resize_max_side
 from .loop import StepInfo, StyleResult, optimize
 from .objective import Objective, default_style_weight, default_tv_weight
 from .settings import default_device
-from .specs import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, INITS, OPTIMIZERS
+from .specs import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, PictureSpec, RunSpec
+from .transfer import run_scales, start_image
 from .vgg import VGG19Features, deepest_layer
 
 #: Style images offered by default: the three paintings (generated fallbacks offline), then the textures.
@@ -102,7 +103,8 @@ class StyleLab:
     def default_params(self, *, size: int = 128, steps: int = 100) -> dict:
         """The keywords of :meth:`run` with their default values (what a lab's controls start at)."""
         return {
-            "style": self.style_names[0], "size": size, "steps": steps, "optimizer": "adam", "init": "content",
+            "style": self.style_names[0], "size": size, "steps": steps, "coarse_steps": 0,
+            "optimizer": RunSpec().optimizer, "init": PictureSpec().init,
             "log10_ratio": round(self.default_log10_ratio, 2), "tv_weight": self.default_tv_weight,
             "style_layer_weights": {n: 1.0 for n in self.style_layers}, "lr": None,
         }
@@ -162,7 +164,8 @@ class StyleLab:
         style: str,
         size: int = 128,
         steps: int = 100,
-        optimizer: str = "adam",
+        coarse_steps: int = 0,
+        optimizer: str | None = None,
         init: str = "content",
         log10_ratio: float | None = None,
         tv_weight: float | None = None,
@@ -173,40 +176,53 @@ class StyleLab:
         callback_every: int = 10,
     ) -> StyleResult:
         """One stylisation: the same result as :func:`nsthelpers.stylize` with ``content_weight=1``,
-        ``style_weight=10**log10_ratio`` (default: the package's), ``tv_weight`` (default: the package's) and per-layer style weights
-        ``style_layer_weights`` (``{layer: weight}``, missing layers 1) — but targets come from the cache.
-        ``lr``, ``precision``, ``callback`` and ``callback_every`` are passed to :func:`nsthelpers.optimize`.
+        ``style_weight=10**log10_ratio`` (default: the package's), ``tv_weight`` (default: the package's) and
+        per-layer style weights ``style_layer_weights`` (``{layer: weight}``, missing layers 1) — but
+        targets come from the cache. With ``coarse_steps`` it first runs that many steps at half the size
+        (its pictures reach the callback within a second or two), then ``steps`` at ``size``: the same as
+        ``stylize(scales=[size // 2, size], steps=[coarse_steps, steps])``. ``optimizer`` (default:
+        :class:`~nsthelpers.specs.RunSpec`'s), ``lr``, ``precision``, ``callback`` and ``callback_every``
+        are passed to :func:`nsthelpers.optimize`.
 
         The returned result's ``settings`` hold these parameters (``params``) and whether the targets
         were cached (``cached``).
         """
         checks.positive_int("size", size, what="pixels")
-        checks.choice("optimizer", optimizer, OPTIMIZERS)
-        checks.choice("init", init, INITS)
-        ratio = self.default_log10_ratio if log10_ratio is None else float(log10_ratio)
-        if not math.isfinite(ratio):
-            raise ValueError(f"log10_ratio must be a finite number, got {log10_ratio!r}")
-        tv_weight = self.default_tv_weight if tv_weight is None else tv_weight
-        checks.weight("tv_weight", tv_weight)
-        layer_weights = checks.layer_weights(self.style_layers, style_layer_weights)
+        optimizer = RunSpec().optimizer if optimizer is None else optimizer
+        weights = self._weights(log10_ratio, tv_weight, style_layer_weights)
+        spec = RunSpec(optimizer=optimizer, lr=lr, precision=precision, callback=callback,  # type: ignore[arg-type]
+                       callback_every=callback_every)
+        picture = PictureSpec(init=init, seed=self.seed)  # type: ignore[arg-type]
+        plan = [(size // 2, checks.positive_int("coarse_steps", coarse_steps)), (size, steps)] if coarse_steps \
+            else [(size, steps)]
         hits = self.stats["cache_hits"]
-        objective = self.objective(style, size)
-        objective.content_weight = 1.0
-        objective.style_weight = 10.0 ** ratio
-        objective.tv_weight = float(tv_weight)
-        objective.style_layer_weights = layer_weights
-        content = self.content_at(size)
-        start = initial_image(init, content, self.style_at(style, size), self.seed)
-        result = optimize(objective, start.to(self.device), steps=steps, optimizer=optimizer, lr=lr,
-                          precision=precision, callback=callback, callback_every=callback_every)
-        params = {"style": style, "size": size, "steps": steps, "optimizer": optimizer, "init": init,
-                  "log10_ratio": ratio, "tv_weight": float(tv_weight), "style_layer_weights": dict(layer_weights),
-                  "lr": lr}
+
+        def one_scale(side: int, n: int, start: torch.Tensor | None, run_spec: RunSpec) -> StyleResult:
+            objective = self.objective(style, side)
+            objective.content_weight, objective.style_weight = 1.0, 10.0 ** weights["log10_ratio"]
+            objective.tv_weight, objective.style_layer_weights = weights["tv_weight"], weights["style_layer_weights"]
+            content = self.content_at(side)
+            first = start_image(start, picture.init, content, self.style_at(style, side), picture)
+            return optimize(objective, first.to(self.device), run_spec, steps=n)
+
+        result = run_scales(plan, one_scale, spec)
+        params = {"style": style, "size": size, "steps": steps, "coarse_steps": coarse_steps, "optimizer": optimizer,
+                  "init": init, **weights, "lr": lr}
         result.settings.update({"params": params, "cached": self.stats["cache_hits"] > hits,
-                                "content_weight": 1.0, "style_weight": objective.style_weight})
+                                "content_weight": 1.0, "style_weight": 10.0 ** weights["log10_ratio"]})
         self.stats["runs"] += 1
         self.runs.append((params, result))
         return result
+
+    def _weights(self, log10_ratio: float | None, tv_weight: float | None,
+                 style_layer_weights: Mapping[str, float] | Sequence[float] | None) -> dict[str, Any]:
+        """The loss weights of a run, checked, with the package's defaults filled in."""
+        ratio = self.default_log10_ratio if log10_ratio is None else float(log10_ratio)
+        if not math.isfinite(ratio):
+            raise ValueError(f"log10_ratio must be a finite number, got {log10_ratio!r}")
+        tv = checks.weight("tv_weight", self.default_tv_weight if tv_weight is None else tv_weight)
+        return {"log10_ratio": ratio, "tv_weight": tv,
+                "style_layer_weights": checks.layer_weights(self.style_layers, style_layer_weights)}
 
 
 def describe_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[str]:

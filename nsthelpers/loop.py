@@ -148,12 +148,13 @@ class Run:
         """Copy the pending losses to the host (one sync), check they are finite, remember a good image."""
         if not self.pending:
             return
-        values = torch.stack(self.pending).cpu().tolist()
+        values = torch.stack(self.pending).cpu()  # (steps, 4) or, for a batch of N, (steps, 4, N)
         self.pending.clear()
-        for row in values:
+        for row in values.tolist():
             for k, v in zip(LOSS_TERMS, row):
                 self.history[k].append(v)
-        bad = next((i for i, row in enumerate(values) if not all(map(math.isfinite, row))), None)
+        finite = torch.isfinite(values).flatten(1).all(1).tolist()
+        bad = next((i for i, ok in enumerate(finite) if not ok), None)
         if bad is not None:
             self._non_finite(values[bad], self.step - len(values) + bad + 1)
         self.last_good = self.x.detach().clone()
@@ -162,8 +163,8 @@ class Run:
             self.bar.set_postfix({k: f"{self.history[k][-1]:.3g}" for k in LOSS_TERMS}, refresh=False)
             self.bar.refresh()
 
-    def _non_finite(self, row: list[float], step: int) -> None:
-        terms = [k for k, v in zip(LOSS_TERMS, row) if k != "total" and not math.isfinite(v)] or ["total"]
+    def _non_finite(self, row: torch.Tensor, step: int) -> None:
+        terms = [k for k, v in zip(LOSS_TERMS, row) if k != "total" and not bool(torch.isfinite(v).all())] or ["total"]
         self.stopped = "non-finite loss"
         self.message = (f"the {' and '.join(terms)} loss became non-finite at step {step}; likely causes: a "
                         f"learning rate too high (lr={self.lr}), extreme loss weights, or a broken input image. "
@@ -176,7 +177,8 @@ class Run:
 
     def _stopped_improving(self) -> bool:
         """The stopping rule: the best total of the last N steps is within ``stop_below`` of the best before."""
-        total, n = self.history["total"], self.spec.callback_every
+        n = self.spec.callback_every
+        total = [sum(v) if isinstance(v, list) else v for v in self.history["total"]]  # a batch: all items
         if not self.spec.stop_below or len(total) < 2 * n or self.step >= self.steps:
             return False
         before, now = min(total[:-n]), min(total[-n:])
@@ -223,7 +225,7 @@ def _adam_loop(run: Run, objective: Objective, autocast: Callable[[], Any], resu
         opt.zero_grad(set_to_none=True)  # .grad is None: backward writes (not adds) the gradient
         with autocast():
             losses = objective(x)
-        losses["total"].backward()
+        losses["total"].sum().backward()  # a batch: the items' losses add, their gradients stay apart
         _update(opt, x)
         return _stacked(losses)
 
@@ -240,7 +242,7 @@ def _adam_loop(run: Run, objective: Objective, autocast: Callable[[], Any], resu
                 opt.zero_grad(set_to_none=True)
                 with autocast():
                     losses = objective(x)
-                losses["total"].backward()
+                losses["total"].sum().backward()
                 run.record(_stacked(losses))  # may stop the run before this step's update
                 _update(opt, x)
         run.applied = run.step
@@ -260,11 +262,12 @@ def _lbfgs_loop(run: Run, objective: Objective, autocast: Callable[[], Any]) -> 
         opt.zero_grad(set_to_none=True)
         with autocast():
             losses = objective(run.x)
-        losses["total"].backward()
+        total = losses["total"].sum()
+        total.backward()
         run.record(_stacked(losses))
         run.applied = run.step
         run.save_checkpoint()
-        return losses["total"]
+        return total
 
     while run.step < run.steps:
         before = run.step
@@ -411,7 +414,7 @@ def _result(run: Run, objective: Objective, elapsed: float, resumed: dict | None
         # L-BFGS's last evaluated point can lie outside [0, 1]: score the picture actually returned.
         with torch.no_grad():
             terms = objective(picture.to(init.device, init.dtype))
-        result.final = {k: float(terms[k]) for k in LOSS_TERMS}
+        result.final = {k: terms[k].tolist() for k in LOSS_TERMS}  # floats; for a batch, one per item
     result.settings["cuda_graphs"] = run.graphed
     if resumed is not None:
         result.settings["resumed_from_step"] = resumed["step"]
@@ -513,9 +516,9 @@ def _capture_step(backend: Any, whole_step: Callable[[], torch.Tensor], x: torch
         with torch.no_grad(), autocast():
             expected = objective(x)["total"].detach().float()
         run()
-        agree = torch.isfinite(out).all() & torch.isclose(out[0], expected, rtol=1e-2, atol=1e-6)
-        reason = None if bool(agree) else (f"the replayed loss {float(out[0]):.6g} differs from an ordinary "
-                                           f"evaluation ({float(expected):.6g})")
+        agree = torch.isfinite(out).all() & torch.isclose(out[0], expected, rtol=1e-2, atol=1e-6).all()
+        reason = None if bool(agree) else (f"the replayed loss {float(out[0].sum()):.6g} differs from an "
+                                           f"ordinary evaluation ({float(expected.sum()):.6g})")
     except Exception as exc:  # capture unsupported here: keep going without graphs
         reason = f"capture failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
         _CAPTURE_FAILED.add(str(x.device))

@@ -27,15 +27,21 @@ from .losses import (
     w2_target,
 )
 from .specs import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, STYLE_LOSSES, LossSpec
-from .vgg import deepest_layer
+from .vgg import VGG19Features, deepest_layer
 
-__all__ = ["DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS", "DEFAULT_STYLE_WEIGHT", "DEFAULT_TV_WEIGHT",
+__all__ = ["DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS", "DEFAULT_STYLE_WEIGHT", "DEFAULT_STYLE_WEIGHT_UNBALANCED",
+           "DEFAULT_TV_WEIGHT",
            "STYLE_LOSSES", "Objective", "default_style_weight", "default_tv_weight"]
 
-# Activations of the Caffe model (0-255 input) are ~60x those of ImageNet-normalised models, so the
-# style term (4th power of activations) vs the content term (2nd power) differs by ~60². These are the
-# defaults that give a balanced picture for each preprocessing convention (see notebook 05).
-DEFAULT_STYLE_WEIGHT = {"caffe": 1e2, "imagenet": 3e5}
+# With balanced layers (the default) each layer's style loss is a ratio (1 for a black picture), so the
+# style weight only has to match the content loss, mean((F − P)²) of relu4_2 activations: for the Caffe
+# model (0–255 input) those are ~60× an ImageNet-normalised model's, hence 1e7 against 1e7 / 60² ≈ 3e3.
+# 1e7 was chosen on three pairs at 288 px (3e6 … 3e7 give nearly the same pictures after 40 L-BFGS steps;
+# benchmarks/README.md).
+DEFAULT_STYLE_WEIGHT = {"caffe": 1e7, "imagenet": 3e3}
+# Without balancing (``balance_layers=False``) the raw Gram losses are ~1e6 with Caffe activations (the 4th
+# power of activations against the content's 2nd, so ~60² apart between the conventions).
+DEFAULT_STYLE_WEIGHT_UNBALANCED = {"caffe": 1e2, "imagenet": 3e5}
 # The TV term (mean squared difference of neighbouring [0, 1] pixels, ~0.01) does not scale with the
 # activations, so its weight must: with caffe weights at 192 px (Tübingen / Starry Night, 100 Adam steps)
 # 1e8 removes the pixel-level speckle and keeps the strokes, 1e9 blurs them, 1e10 washes the picture out,
@@ -43,9 +49,10 @@ DEFAULT_STYLE_WEIGHT = {"caffe": 1e2, "imagenet": 3e5}
 DEFAULT_TV_WEIGHT = {"caffe": 1e8, "imagenet": 3e4}
 
 
-def default_style_weight(convention: str, balanced: bool = False) -> float:
-    """The package's style weight for a preprocessing convention (``"caffe"`` or ``"imagenet"``)."""
-    return DEFAULT_STYLE_WEIGHT[convention]
+def default_style_weight(convention: str, balanced: bool = True) -> float:
+    """The package's style weight for a preprocessing convention (``"caffe"`` or ``"imagenet"``), with
+    balanced style layers (the default) or raw ones."""
+    return (DEFAULT_STYLE_WEIGHT if balanced else DEFAULT_STYLE_WEIGHT_UNBALANCED)[convention]
 
 
 def default_tv_weight(convention: str) -> float:
@@ -68,7 +75,7 @@ class Objective(nn.Module):
         spec: a :class:`~nsthelpers.specs.LossSpec`; keywords override its fields (or build one).
     """
 
-    def __init__(self, model: nn.Module, content: torch.Tensor, styles: Sequence[torch.Tensor] = (),
+    def __init__(self, model: VGG19Features, content: torch.Tensor, styles: Sequence[torch.Tensor] = (),
                  spec: LossSpec | None = None, **options: Any) -> None:
         super().__init__()
         spec = dataclasses.replace(spec, **options) if spec is not None else LossSpec(**options)
@@ -85,8 +92,8 @@ class Objective(nn.Module):
                                   if spec.style_weight is None else spec.style_weight)
         self.tv_weight = float(default_tv_weight(convention) if spec.tv_weight is None else spec.tv_weight)
         self.style_layer_weights = checks.layer_weights(self.style_layers, spec.style_layer_weights)
-        self.masks = None if spec.masks is None else _check_masks(spec.masks, len(styles), tuple(content.shape[-2:]),
-                                                                  content.device)
+        hw = (int(content.shape[-2]), int(content.shape[-1]))
+        self.masks = None if spec.masks is None else _check_masks(spec.masks, len(styles), hw, content.device)
         self.set_targets(content, styles, spec.style_blend)
 
     @torch.no_grad()
@@ -119,13 +126,13 @@ class Objective(nn.Module):
         """
         if not self.spec.balance_layers:
             return 1.0
-        zero_loss = float(self._style_term(name, torch.zeros_like(feats)))
+        zero_loss = float(self._style_term(name, torch.zeros_like(feats[:1])))
         return 1.0 / zero_loss if zero_loss > 0 else 1.0
 
     def _blended_target(self, feats: list[torch.Tensor], blend: list[float]) -> Any:
         """One layer's style target: the blend of each style image's Gram (or mean and covariance)."""
         if self.style_loss_type == "gram":
-            return sum(w * gram_matrix(f, self.gram_normalize) for w, f in zip(blend, feats))
+            return torch.stack([w * gram_matrix(f, self.gram_normalize) for w, f in zip(blend, feats)]).sum(0)
         if self.style_loss_type == "w2":  # blend means and second raw moments (a mixture's), not covariances
             moments = [mean_second_moment(f) for f in feats]
             return w2_target(sum(w * m for w, (m, _) in zip(blend, moments)),
@@ -134,25 +141,29 @@ class Objective(nn.Module):
         return (sum(w * m for w, (m, _) in zip(blend, stats)), sum(w * c for w, (_, c) in zip(blend, stats)))
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The loss terms of ``image``: 0-dim tensors for one picture, (N,) vectors for a batch of N (each
+        item scored against the same targets, with its own weights when the weights are (N,) tensors)."""
         feats = self.model(image, self.layers)
-        zero = image.new_zeros((), dtype=torch.promote_types(image.dtype, torch.float32))
-        c = sum((content_loss(feats[n], self.content_targets[n]) for n in self.content_layers), zero)
-        s = sum((self.style_layer_weights[n] * self.layer_scale[n] * self._style_term(n, feats[n])
+        per_item = image.shape[0] > 1
+        zero = image.new_zeros((image.shape[0],) if per_item else (), dtype=torch.promote_types(image.dtype, torch.float32))
+        c = sum((content_loss(feats[n], self.content_targets[n], per_item) for n in self.content_layers), zero)
+        s = sum((self.style_layer_weights[n] * self.layer_scale[n] * self._style_term(n, feats[n], per_item)
                  for n in self.style_layers), zero)
-        t = tv_loss(image) if self.tv_weight else zero
+        t = tv_loss(image, per_item)  # reported even at weight 0: how smooth the picture is
         total = self.content_weight * c + self.style_weight * s + self.tv_weight * t
         return {"total": total, "content": c, "style": s, "tv": t}
 
-    def _style_term(self, name: str, feats: torch.Tensor) -> torch.Tensor:
-        target = self.style_targets[name]
+    def _style_term(self, name: str, feats: torch.Tensor, per_item: bool = False) -> torch.Tensor:
+        target: Any = self.style_targets[name]
         if self.masks is not None:
-            return sum(masked_style_loss(feats, m, g, self.gram_normalize)
-                       for m, g in zip(self.layer_masks[name], target))
+            return torch.stack([masked_style_loss(feats, m, g, self.gram_normalize, per_item)
+                                for m, g in zip(self.layer_masks[name], target)]).sum(0)
         if self.style_loss_type == "mean_cov":
-            return mean_cov_loss(feats, *target)
+            return mean_cov_loss(feats, target[0], target[1], per_item)
         if self.style_loss_type == "w2":
-            return w2_style_loss(feats, target)
-        return style_layer_loss(feats, target, self.gram_normalize)
+            return w2_style_loss(feats, target, per_item)
+        return style_layer_loss(feats, target, self.gram_normalize, per_item)
+
 
 
 def _check_masks(masks: Sequence[Any], n_styles: int, hw: tuple[int, int], device: torch.device) -> list[torch.Tensor]:
@@ -172,6 +183,6 @@ def _check_masks(masks: Sequence[Any], n_styles: int, hw: tuple[int, int], devic
         if m.shape[-2:] != hw:
             m = F.interpolate(m, size=hw, mode="bilinear", align_corners=False)
         out.append(m.to(device))
-    if (sum(out) == 0).all():
+    if not bool(torch.stack(out).sum(0).gt(0).any()):
         raise ValueError("masks cover no pixel: at least one mask must be non-zero somewhere")
     return out

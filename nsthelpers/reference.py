@@ -190,10 +190,12 @@ def reference_objective(model: VGG19Features, content: torch.Tensor, style: torc
     from .objective import Objective  # objective imports the VGG module; keep this module light
 
     style_layers = list(SAME_LOSS_LAYERS.values())
-    channels = {n: model.layers[layer_index(n) - 1].out_channels for n in style_layers}
+    convs = {n: model.layers[layer_index(n) - 1] for n in style_layers}
+    channels = {n: conv.out_channels for n, conv in convs.items() if isinstance(conv, nn.Conv2d)}
     return Objective(model, content, [style], content_layers=[SAME_LOSS_LAYERS[CONTENT_LAYER]],
                      style_layers=style_layers, style_layer_weights={n: 1.0 / channels[n] ** 2 for n in style_layers},
-                     gram_normalize="none", content_weight=CONTENT_WEIGHT, style_weight=STYLE_WEIGHT, tv_weight=0.0)
+                     gram_normalize="none", content_weight=CONTENT_WEIGHT, style_weight=STYLE_WEIGHT, tv_weight=0.0,
+                     balance_layers=False)
 
 
 @dataclass

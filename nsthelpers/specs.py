@@ -69,7 +69,8 @@ def _int_or_ints(text: str) -> int | tuple[int, ...]:
 
 
 def _on_off_auto(text: str) -> bool | str:
-    value = {"on": True, "off": False, "auto": "auto"}.get(text.strip().lower())
+    choices: dict[str, bool | str] = {"on": True, "off": False, "auto": "auto"}
+    value = choices.get(text.strip().lower())
     if value is None:
         raise ValueError(f"{text!r}: use auto, on or off")
     return value
@@ -91,7 +92,7 @@ class LossSpec:
         metavar="LAYERS"))
     style_layer_weights: Mapping[str, float] | Sequence[float] | None = field(default=None, metadata=option(
         "one weight per style layer, a list or {layer: weight} (default 1 each)", parse=_floats, metavar="WEIGHTS"))
-    balance_layers: bool = field(default=False, metadata=option(
+    balance_layers: bool = field(default=True, metadata=option(
         "divide each style layer's loss by its value for all-zero features (a black picture's Gram), so every "
         "layer starts on the same scale; off, the raw Gram losses make relu4_1 dominate"))
     content_weight: float = field(default=1.0, metadata=option("weight of the content loss"))
@@ -139,7 +140,7 @@ class LossSpec:
 class RunSpec:
     """How the pixels are optimised: one run of Adam or L-BFGS at one size."""
 
-    optimizer: OptimizerName = field(default="adam", metadata=option(
+    optimizer: OptimizerName = field(default="lbfgs", metadata=option(
         "lbfgs: a curvature model and a line search, the fewest evaluations to a good picture; "
         "adam: small bounded steps, CUDA graphs and batches"))
     lr: float | None = field(default=None, metadata=option(
@@ -181,11 +182,12 @@ class RunSpec:
 class PictureSpec:
     """The picture around the runs: sizes, steps per size, the style's scale, the start, colour, seed."""
 
-    steps: int | tuple[int, ...] = field(default=300, metadata=option(
-        "objective evaluations: one number, or one per scale", parse=_int_or_ints))
+    steps: int | tuple[int, ...] = field(default=40, metadata=option(
+        "objective evaluations at the first (coarsest) scale, each finer scale half as many; or one number "
+        "per scale", parse=_int_or_ints))
     size: int | None = field(default=None, metadata=option(
         "longer side of the result in pixels (default: the content as loaded)"))
-    scales: str | tuple[int, ...] | None = field(default=None, metadata=option(
+    scales: str | tuple[int, ...] | None = field(default="auto", metadata=option(
         "coarse-to-fine longer sides, e.g. 256,512 (each starts from the last, upsampled, with the photo's "
         "fine detail added back); auto: halve from the final size while above 384 px; none: one size",
         parse=_scales))
@@ -194,7 +196,7 @@ class PictureSpec:
     init: InitName | torch.Tensor = field(default="content", metadata=option("starting image"))
     preserve_color: ColorMode | None = field(default=None, metadata=option(
         "keep the content's colours: transfer luminance only, or recolour the style first"))
-    scale_detail: bool = field(default=False, metadata=option(
+    scale_detail: bool = field(default=True, metadata=option(
         "coarse to fine: start each finer scale from the previous result upsampled plus the photo's detail "
         "that the coarser scale could not hold (off: the previous result, upsampled and blurred)"))
     seed: int | None = field(default=0, metadata=option("random seed (noise init)"))
@@ -259,7 +261,7 @@ def options_doc(indent: str = "    ") -> str:
     """The ``Args`` lines for every spec field: name, default and help, grouped by spec."""
     lines = []
     for spec in SPECS:
-        lines.append(f"{indent}{spec.__name__} ({spec.__doc__.splitlines()[0].rstrip('.')}):")
+        lines.append(f"{indent}{spec.__name__} ({(spec.__doc__ or '').splitlines()[0].rstrip('.')}):")
         for f in fields_of(spec):
             lines.append(f"{indent}    {f.name} (default {f.default!r}): {f.metadata['help'].replace('%%', '%')}.")
     return "\n".join(lines)

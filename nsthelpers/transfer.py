@@ -13,21 +13,21 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
 from . import checks, specs
 from .color import combine_luminance, luminance, match_color_histogram, match_luminance
 from .images import at_least, initial_image, load_image, resize_max_side, upsample_with_detail
-from .loop import StyleResult, optimize, resolve_cuda_graphs, resolve_optimizer, resolve_precision
+from .loop import StepInfo, StyleResult, optimize, resolve_cuda_graphs, resolve_optimizer, resolve_precision
 from .memory import OutOfMemory, check_fits, free_cached, is_oom
 from .objective import Objective
 from .settings import default_device
 from .specs import INITS, LossSpec, PictureSpec, RunSpec, split_options
 from .vgg import VGG19Features, load_vgg19
 
-__all__ = ["INITS", "PREVIEW", "preview", "stylize"]
+__all__ = ["INITS", "PREVIEW", "preview", "run_scales", "scale_plan", "start_image", "stylize"]
 
 AUTO_SCALE_ABOVE = 384  # scales="auto": halve the final size while it is above this many pixels
 
@@ -96,58 +96,93 @@ def scale_plan(picture: PictureSpec, loaded_side: int) -> list[tuple[int, int]]:
         if len(steps) != len(sides):
             raise ValueError(f"steps must be a positive integer or one per scale ({len(sides)} scales), got {steps!r}")
         return list(zip(sides, steps))
-    return [(side, steps) for side in sides]
+    # the coarsest scale sets the picture; each finer one starts from it and only refines (see notebook 07)
+    return [(side, steps if i == 0 else max(1, steps // 2)) for i, side in enumerate(sides)]
 
 
 def _coarse_to_fine(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features, dev: torch.device,
                     plan: list[tuple[int, int]], loss: LossSpec, run: RunSpec, picture: PictureSpec) -> StyleResult:
-    """One optimisation per scale, each starting from the previous result; histories and times add up."""
-    start: str | torch.Tensor = picture.init
+    """stylize's scales: each builds its own objective (targets at that size), retried smaller on OOM."""
+
+    def one_scale(side: int, steps: int, start: torch.Tensor | None, spec: RunSpec) -> StyleResult:
+        while True:
+            try:
+                return _one_scale(content, styles, model, dev, side, steps, start, loss, spec, picture)
+            except OutOfMemory as exc:
+                free_cached(dev)
+                if not picture.auto_downsize or exc.suggested_size >= side or exc.suggested_size < 32:
+                    raise
+                side = exc.suggested_size
+
+    return run_scales(plan, one_scale, run)
+
+
+def run_scales(plan: list[tuple[int, int]], one_scale: Callable[[int, int, torch.Tensor | None, RunSpec], StyleResult],
+               run: RunSpec) -> StyleResult:
+    """Coarse to fine: ``one_scale(side, steps, start, spec)`` for each ``(side, steps)`` of ``plan``.
+
+    ``start`` is None at the first scale, then the previous scale's picture. Step numbers seen by the
+    callback count on across scales (``info.steps`` is the total), each scale gets its own checkpoint
+    file, and the result's history, step count and times cover all scales. A scale that ends early
+    (Stop, Ctrl-C, a non-finite loss) ends the run.
+    """
+    total = sum(steps for _, steps in plan)
     history: dict[str, list[float]] = {}
-    steps_done, optimize_s = 0, 0.0
+    done, optimize_s = 0, 0.0
     result: StyleResult | None = None
     for i, (side, steps) in enumerate(plan):
-        ckpt = run.checkpoint_path if run.checkpoint_path is None or len(plan) == 1 else f"{run.checkpoint_path}.scale{i}"
-        result = _fitting(content, styles, model, dev, side, steps, start, loss,
-                          dataclasses.replace(run, checkpoint_path=ckpt), picture, coarser=i > 0)
+        spec = dataclasses.replace(run, checkpoint_path=_scale_checkpoint(run.checkpoint_path, i, len(plan)),
+                                   callback=_counting_on(run.callback, done, total))
+        result = one_scale(side, steps, None if result is None else result.image, spec)
         for k, v in result.history.items():
             history.setdefault(k, []).extend(v)
-        steps_done += result.steps_done
+        done += result.steps_done
         optimize_s += result.timings["optimize_s"]
-        if result.stopped != "finished":
+        if result.stopped not in ("finished", "converged"):
             break
-        start = result.image
     assert result is not None
-    result.history, result.steps_done = history, steps_done  # over all scales
-    result.timings.update(optimize_s=optimize_s, ms_per_step=1000 * optimize_s / max(steps_done, 1))
+    result.history, result.steps_done = history, done  # over all scales
+    result.timings.update(optimize_s=optimize_s, ms_per_step=1000 * optimize_s / max(done, 1))
     return result
 
 
-def _fitting(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features, dev: torch.device,
-             side: int, steps: int, start: str | torch.Tensor, loss: LossSpec, run: RunSpec,
-             picture: PictureSpec, coarser: bool) -> StyleResult:
-    """:func:`_one_scale`, retried smaller after out-of-memory when ``auto_downsize`` is on."""
-    while True:
-        try:
-            return _one_scale(content, styles, model, dev, side, steps, start, loss, run, picture, coarser)
-        except OutOfMemory as exc:
-            free_cached(dev)
-            if not picture.auto_downsize or exc.suggested_size >= side or exc.suggested_size < 32:
-                raise
-            side = exc.suggested_size
+def _scale_checkpoint(path: Any, index: int, n_scales: int) -> Any:
+    return path if path is None or n_scales == 1 else f"{path}.scale{index}"
+
+
+def _counting_on(callback: Callable[[StepInfo], Any] | None, done: int, total: int) -> Callable[[StepInfo], Any] | None:
+    """The callback, seeing step numbers that continue from the earlier scales."""
+    if callback is None:
+        return None
+    return lambda info: callback(dataclasses.replace(info, step=info.step + done, steps=total))
+
+
+def start_image(start: torch.Tensor | None, init: str | torch.Tensor, content: torch.Tensor, style: torch.Tensor,
+                picture: PictureSpec) -> torch.Tensor:
+    """The first picture of a scale: the ``init`` choice at the first scale, else the previous scale's
+    picture at this size (with the photo's finer detail added back when ``scale_detail``)."""
+    if start is None:
+        image = initial_image(init, content, style, picture.seed)
+    elif picture.scale_detail:
+        image = upsample_with_detail(start, content)
+    else:
+        image = initial_image(start, content, style, picture.seed)
+    if picture.preserve_color == "luminance" and (start is not None or isinstance(init, torch.Tensor)):
+        image = luminance(image)
+    return image
 
 
 def _one_scale(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features, dev: torch.device,
-               side: int, steps: int, start: str | torch.Tensor, loss: LossSpec, run: RunSpec,
-               picture: PictureSpec, coarser: bool) -> StyleResult:
+               side: int, steps: int, start: torch.Tensor | None, loss: LossSpec, run: RunSpec,
+               picture: PictureSpec) -> StyleResult:
     """One optimisation at one size (``side`` = the longer side)."""
     content = resize_max_side(content, side) if side != max(content.shape[-2:]) else content
-    hw = tuple(content.shape[-2:])
+    hw = (int(content.shape[-2]), int(content.shape[-1]))
     checks.image_big_enough("content", hw, loss.layers)
     check_fits(hw, loss.layers, dev)
     styles = _styles_for(styles, content, picture, checks.min_side_for(loss.layers))
     optimised = luminance(content) if picture.preserve_color == "luminance" else content
-    init = _start(start, optimised, styles[0] if styles else optimised, picture, coarser)
+    init = start_image(start, picture.init, optimised, styles[0] if styles else optimised, picture)
     try:
         objective = Objective(model, optimised.to(dev), [s.to(dev) for s in styles], loss)
         result = optimize(objective, init.to(dev), run, steps=steps)
@@ -175,18 +210,6 @@ def _styles_for(styles: Sequence[torch.Tensor], content: torch.Tensor, picture: 
     if picture.preserve_color == "luminance":
         return [match_luminance(s, content) for s in out]
     return out
-
-
-def _start(start: str | torch.Tensor, content: torch.Tensor, style: torch.Tensor, picture: PictureSpec,
-           coarser: bool) -> torch.Tensor:
-    """The first picture of a scale: the ``init`` choice, or the previous scale's result made sharp again."""
-    if coarser and isinstance(start, torch.Tensor) and picture.scale_detail:
-        image = upsample_with_detail(start, content)
-    else:
-        image = initial_image(start, content, style, picture.seed)
-    if picture.preserve_color == "luminance" and isinstance(start, torch.Tensor):
-        image = luminance(image)
-    return image
 
 
 PREVIEW: dict[str, Any] = {"size": 128, "steps": 30, "optimizer": "lbfgs"}

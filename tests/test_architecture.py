@@ -17,7 +17,7 @@ LAYERS = {
     "objective": 4, "evaluate": 4,
     "loop": 5, "reference": 5,
     "transfer": 6, "live": 6,
-    "lab": 7,
+    "lab": 7, "batch": 7,
     "widgets": 8, "cli": 8,
     "session": 9, "__init__": 10,
     "peak_memory": 1, "backbones": 2, "finetune": 3, "amp": 5,     # added on branch nb-late (issue 13)
