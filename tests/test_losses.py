@@ -184,7 +184,7 @@ def test_objective_w2_blends_means_and_second_moments(random_vgg, rng):
         assert (cov - linear).abs().max() > 1e-3 * cov.abs().max()
     x = torch.rand(1, 3, 32, 32, generator=rng)
     fx = random_vgg(x, layers)
-    by_hand = sum(w2_style_loss(fx[n], obj.style_targets[n]) for n in layers)
+    by_hand = sum(obj.layer_scale[n] * w2_style_loss(fx[n], obj.style_targets[n]) for n in layers)   # balanced layers
     torch.testing.assert_close(obj(x)["style"], by_hand)
     one = Objective(random_vgg, a, [a], style_layers=layers, content_layers=[], style_loss="w2", tv_weight=0.0)
     assert one(a)["style"].item() < 1e-4 * one(x)["style"].item()      # zero (up to fp32) at the style itself
