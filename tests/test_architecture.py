@@ -20,6 +20,7 @@ LAYERS = {
     "lab": 7, "batch": 7,
     "widgets": 8, "cli": 8,
     "session": 9, "__init__": 10,
+    "peak_memory": 1, "backbones": 2, "finetune": 3, "amp": 5,     # added on branch nb-late (issue 13)
 }
 
 
