@@ -22,15 +22,31 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import blend_weights, choice, fraction, positive_int, weight
-from .fast import ConvLayer, TrainResult, check_training, read_network_file, resolve_vgg, step_range, write_network_file
+from .checks import (
+    blend_weights,
+    choice,
+    fraction,
+    positive_int,
+    positive_number,
+    weight,
+)
+from .fast import (
+    ConvLayer,
+    TrainResult,
+    check_training,
+    read_network_file,
+    record_step,
+    resolve_vgg,
+    step_range,
+    write_network_file,
+)
 from .settings import default_device
 from .trainset import TrainingCrops
 from .vgg import VGG19Features
@@ -65,13 +81,14 @@ def style_layers_for(layer: str) -> list[str]:
 
 class Decoder(nn.Module):
     """VGG19 up to ``layer``, mirrored: each pooling becomes a nearest 2× upsampling, each conv a
-    reflection-padded 3×3 conv with ReLU, and a last conv to RGB. ``width`` is the channel count of the
+    reflection-padded 3×3 conv with ReLU, and a last conv to RGB with a scaled tanh (output in [0, 1]). ``width`` is the channel count of the
     last block (64 as in VGG19 and the paper; fewer is cheaper); deeper blocks have 2×, 4× ``width``."""
 
-    def __init__(self, layer: str = "relu3_1", width: int = 64):
+    def __init__(self, layer: str = "relu3_1", width: int = 64, feature_scale: float = 1.0):
         super().__init__()
         self.layer = choice("layer", layer, ENCODER_LAYERS)
         self.width = positive_int("width", width)
+        self.feature_scale = positive_number("feature_scale", feature_scale)
         deepest = int(layer[4])
         channels = {b: width * 2 ** (b - 1) for b in range(1, deepest)}
         modules: list[nn.Module] = []
@@ -87,10 +104,14 @@ class Decoder(nn.Module):
 
     @property
     def config(self) -> dict:
-        return {"layer": self.layer, "width": self.width}
+        return {"layer": self.layer, "width": self.width, "feature_scale": self.feature_scale}
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.layers(features)
+        # Features are multiplied by ``feature_scale`` (set by train_decoder so that they start near 1: the
+        # caffe VGG19's are in the hundreds, which saturates the tanh from the first step). The scaled tanh
+        # keeps the picture in [0, 1]: unbounded, the decoder learns out-of-range pictures whose VGG19
+        # features match (measured: black results once clamped).
+        return 0.5 * (torch.tanh(self.layers(features * self.feature_scale)) + 1)
 
 
 class AdaINModel(nn.Module):
@@ -164,13 +185,13 @@ def train_decoder(
     decoder: Decoder | None = None,
     device: str | torch.device | None = None,
     seed: int = 0,
-    callback: Callable[[int, dict[str, float]], bool | None] | None = None,
+    callback: Callable[[int, dict[str, float], nn.Module], bool | None] | None = None,
     progress: bool = False,
 ) -> TrainResult:
     """Train an AdaIN decoder on photo crops (``photos``) paired with random crops of ``styles``.
 
     Returns a :class:`~nsthelpers.fast.TrainResult` whose ``net`` is an :class:`AdaINModel`.
-    ``decoder`` continues training one. ``callback(step, losses)`` may return True to stop early.
+    ``decoder`` continues training one. ``callback(step, losses, model)`` may return True to stop early.
     """
     check_training(steps, size, batch_size, lr)
     weight("style_weight", style_weight)
@@ -178,27 +199,33 @@ def train_decoder(
         raise ValueError("styles is empty: give at least one style image")
     dev = default_device(device)
     torch.manual_seed(seed)
-    decoder = (decoder if decoder is not None else Decoder(layer, width)).to(dev).train()
-    net = AdaINModel(resolve_vgg(model, dev), decoder)
+    vgg = resolve_vgg(model, dev)
     photos = photos if photos is not None else TrainingCrops(size=size, seed=seed)
+    if decoder is None:
+        decoder = Decoder(layer, width, feature_scale=_unit_scale(vgg, layer, photos.batch(batch_size).to(dev)))
+    decoder = decoder.to(dev).train()
+    net = AdaINModel(vgg, decoder)
     style_crops = TrainingCrops(list(styles), size=size, jitter=0.0, seed=seed + 1)
     opt = torch.optim.Adam(decoder.parameters(), lr=lr)
     history: dict[str, list[float]] = {"total": [], "content": [], "style": []}
-    t0, done = time.perf_counter(), 0
+    t0 = time.perf_counter()
     for step, content, style in zip(step_range(steps, progress), photos.batches(batch_size), style_crops.batches(batch_size)):
         opt.zero_grad(set_to_none=True)
         losses = adain_losses(net, content.to(dev), style.to(dev), style_weight)
         losses["total"].backward()
         opt.step()
-        done = step + 1
-        for k in history:
-            history[k].append(float(losses[k].detach()))
-        if callback is not None and callback(done, {k: v[-1] for k, v in history.items()}):
+        if record_step(history, losses, step, lr, callback, net):
             break
     decoder.eval()
     settings = {"layer": decoder.layer, "size": size, "batch_size": batch_size, "lr": lr, "style_weight": style_weight,
                 "styles": len(styles), "weights": net.encoder.weights_name}
-    return TrainResult(net, history, done, time.perf_counter() - t0, settings)
+    return TrainResult(net, history, len(history["total"]), time.perf_counter() - t0, settings)
+
+
+@torch.no_grad()
+def _unit_scale(model: VGG19Features, layer: str, batch: torch.Tensor) -> float:
+    """1 / the mean absolute activation at ``layer`` over a batch: the decoder's ``feature_scale``."""
+    return float(1.0 / model(batch, [layer])[layer].abs().mean().clamp_min(1e-8))
 
 
 def save(model: AdaINModel, path: str | os.PathLike, info: dict | None = None, *, half: bool = True) -> Path:

@@ -14,8 +14,10 @@ import argparse
 import shlex
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
+
+from torch import nn
 
 from . import adain, data, fast
 from .images import ImageLoadError, load_image, save_image
@@ -42,7 +44,12 @@ def add_parser(subparsers) -> None:
     t.add_argument("--batch-size", type=int, default=None, help="crops per step (default 2; AdaIN 4)")
     t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-3; AdaIN 1e-3)")
     t.add_argument("--style-weight", type=float, default=None,
-                   help="weight of the style term (default: the trainer's)")
+                   help="weight of the style term (default: the trainer's, see nsthelpers.fast.johnson_weights; AdaIN 10)")
+    t.add_argument("--tv-weight", type=float, default=None, help="weight of the TV term (default: the trainer's)")
+    t.add_argument("--warmup-steps", type=int, default=100,
+                   help="first steps with the content term only (TransformerNet)")
+    t.add_argument("--save-every", type=int, default=None, metavar="N",
+                   help="also write the network so far every N steps (a long run can be inspected or stopped)")
     t.add_argument("--layer", choices=adain.ENCODER_LAYERS, default="relu3_1", help="AdaIN encoder layer")
     _common(t)
     a = sub.add_parser("apply", help="stylise images (files or folders) with a trained network", formatter_class=fmt)
@@ -77,10 +84,10 @@ def train_command(args: argparse.Namespace) -> str:
     """The ``nst fast train`` command line that reproduces a run (every option spelt out)."""
     parts = ["nst", "fast", "train", *args.style, "-o", args.output, "--steps", args.steps, "--size", args.size,
              "--width", args.width, "--batch-size", args.batch_size, "--lr", args.lr, "--seed", args.seed]
-    if args.style_weight is not None:
-        parts += ["--style-weight", args.style_weight]
-    if args.adain:
-        parts += ["--adain", "--layer", args.layer]
+    for flag, value in (("--style-weight", args.style_weight), ("--tv-weight", args.tv_weight)):
+        if value is not None:
+            parts += [flag, value]
+    parts += ["--adain", "--layer", args.layer] if args.adain else ["--warmup-steps", args.warmup_steps]
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
@@ -94,17 +101,24 @@ def _train(args: argparse.Namespace) -> int:
     args.lr = args.lr or (1e-3 if args.adain else 2e-3)
     styles = [data.style_image(s, max_size=max(2 * args.size, 256)) for s in args.style]
     labels = [data.style_label(s) for s in args.style]
-    common = dict(steps=args.steps, size=args.size, batch_size=args.batch_size, width=args.width, lr=args.lr,
-                  model=args.weights, device=args.device, seed=args.seed, progress=not args.quiet)
+    save: Callable[..., Path] = adain.save if args.adain else fast.save
+    info = {"styles": list(args.style), "labels": labels, "size": args.size, "command": train_command(args)}
+    common: dict = {"steps": args.steps, "size": args.size, "batch_size": args.batch_size, "width": args.width,
+                    "lr": args.lr, "model": args.weights, "device": args.device, "seed": args.seed,
+                    "progress": not args.quiet}
     if args.style_weight is not None:
         common["style_weight"] = args.style_weight
+    if args.save_every:
+        def save_so_far(step: int, _losses: dict, net) -> None:
+            if step % args.save_every == 0:
+                save(net, args.output, {**info, "steps": step, "finished": False})
+        common["callback"] = save_so_far
     if args.adain:
         result = adain.train_decoder(styles, layer=args.layer, **common)
     else:
-        result = fast.train(styles[0], **common)
-    info = {"styles": list(args.style), "labels": labels, "steps": result.steps, "size": args.size,
-            "seconds": round(result.seconds, 1), "command": train_command(args), **result.settings}
-    path = (adain.save if args.adain else fast.save)(result.net, args.output, info)
+        result = fast.train(styles[0], tv_weight=args.tv_weight, warmup_steps=args.warmup_steps, **common)
+    info.update({"steps": result.steps, "seconds": round(result.seconds, 1), "finished": True, **result.settings})
+    path = save(result.net, args.output, info)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): {result.steps} steps in {result.seconds:.0f} s, "
           f"final loss {result.history['total'][-1]:.4g}")
     return 0
@@ -135,6 +149,7 @@ def _apply(args: argparse.Namespace) -> int:
     kind = fast.read_network_file(args.network)["kind"]
     files = image_files(args.images)
     out_dir = Path(args.output)
+    model: nn.Module
     if kind == "adain":
         if args.style is None:
             raise ValueError(f"{args.network} is an AdaIN decoder: name the style with --style STYLE")
@@ -145,7 +160,7 @@ def _apply(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.network} paints the style it was trained on; drop --style")
         model, style = fast.load(args.network, device=args.device), None
     out_dir.mkdir(parents=True, exist_ok=True)
-    t0, names = time.perf_counter(), set()
+    t0, names = time.perf_counter(), set[str]()
     for chunk in _chunks(files, max(1, args.batch_size)):
         images = [load_image(f, size=args.size) if args.size else load_image(f) for f in chunk]
         if style is None:

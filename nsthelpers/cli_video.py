@@ -12,13 +12,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
+
+from torch import nn
 
 from . import adain, data, fast
 from .cli_fast import ERRORS
 from .temporal import DEFAULT_TEMPORAL_WEIGHT, METHODS, FrameSettings
-from .video import VideoError, frames_folder, network_painter, optimisation_painter, settings_record, stylise_video
 from .vgg import load_vgg19
+from .video import (
+    VideoError,
+    frames_folder,
+    network_painter,
+    optimisation_painter,
+    probe,
+    settings_record,
+    stylise_video,
+)
 
 
 def add_parser(subparsers) -> None:
@@ -55,6 +65,7 @@ def _painter(args: argparse.Namespace):
             raise ValueError(f"--method {args.method} is an optimisation method; with --fast every frame is one "
                              "pass through the network (drop --method, or drop --fast)")
         kind = fast.read_network_file(args.fast)["kind"]
+        net: nn.Module
         if kind == "adain":
             if args.style is None:
                 raise ValueError(f"{args.fast} is an AdaIN decoder: name the STYLE to paint")
@@ -78,6 +89,7 @@ def _painter(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     """Run ``nst video``; the exit status (errors: one line, status 2; Ctrl-C: 130, frames kept)."""
     try:
+        probe(args.input)  # a bad video fails before any weights are loaded
         paint, fingerprint, needs_flow = _painter(args)
         report = stylise_video(args.input, args.output, paint, fingerprint=fingerprint, needs_flow=needs_flow,
                                size=args.size, max_frames=args.max_frames, progress=not args.quiet,

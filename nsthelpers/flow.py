@@ -85,7 +85,7 @@ def farneback(frame: torch.Tensor, previous: torch.Tensor, **options) -> torch.T
     import cv2
 
     params = {**FARNEBACK, **options}
-    flow = cv2.calcOpticalFlowFarneback(_grey_uint8(frame), _grey_uint8(previous), None, **params)
+    flow = cv2.calcOpticalFlowFarneback(_grey_uint8(frame), _grey_uint8(previous), None, **params)  # type: ignore[call-overload]
     return torch.from_numpy(flow).permute(2, 0, 1)[None].float()
 
 
@@ -103,3 +103,16 @@ def consistency_mask(backward: torch.Tensor, forward: torch.Tensor, *, alpha1: f
     miss = (backward + f_back).pow(2).sum(1, keepdim=True)
     allowed = alpha1 * (backward.pow(2).sum(1, keepdim=True) + f_back.pow(2).sum(1, keepdim=True)) + alpha2
     return (miss <= allowed).float() * inside(backward)
+
+
+def flow_to_rgb(flow: torch.Tensor, max_magnitude: float | None = None) -> torch.Tensor:
+    """A (1, 3, H, W) picture of a flow: hue = direction, brightness = length (``max_magnitude`` px = full)."""
+    check_flow(flow)
+    dx, dy = flow[0, 0], flow[0, 1]
+    magnitude = torch.sqrt(dx ** 2 + dy ** 2)
+    top = float(max_magnitude if max_magnitude is not None else magnitude.max().clamp_min(1e-6))
+    hue = (torch.atan2(dy, dx) / (2 * torch.pi)) % 1.0
+    value = (magnitude / top).clamp(0, 1)
+    k = (hue[None] * 6 + torch.tensor([5.0, 3.0, 1.0]).view(3, 1, 1)) % 6     # HSV → RGB, saturation 1
+    rgb = value * (1 - (torch.minimum(k, 4 - k).clamp(0, 1)))
+    return rgb[None]

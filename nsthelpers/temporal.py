@@ -13,8 +13,8 @@ its predecessor warped onto it, over the pixels the flow says are visible in bot
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -86,7 +86,8 @@ def stylise_frame(model: VGG19Features, frame: torch.Tensor, style: torch.Tensor
     positive_int("steps", settings.steps)
     dev = next(iter(model.parameters())).device
     frame, style = frame.to(dev), style.to(dev)
-    objective: nn.Module = Objective(model, frame, [style], **settings.objective)
+    base = Objective(model, frame, [style], **settings.objective)
+    objective: Objective | TemporalObjective = base
     init = frame
     if method != "frame" and previous is not None:
         if flow is None or mask is None:
@@ -94,8 +95,10 @@ def stylise_frame(model: VGG19Features, frame: torch.Tensor, style: torch.Tensor
         flow, mask = flow.to(dev), mask.to(dev)
         init = warm_start(frame, previous, flow, mask)
         if method == "temporal":
-            objective = TemporalObjective(objective, warp(previous.to(dev), flow), mask, settings.temporal_weight)
-    result = optimize(objective, init, steps=settings.steps, optimizer=settings.optimizer, lr=settings.lr)
+            objective = TemporalObjective(base, warp(previous.to(dev), flow), mask, settings.temporal_weight)
+    # optimize only calls the objective and reads its .model: a TemporalObjective serves as well
+    result = optimize(objective, init.contiguous(), steps=settings.steps,  # type: ignore[arg-type]
+                      optimizer=settings.optimizer, lr=settings.lr)
     if result.stopped not in ("finished", "callback"):
         raise ValueError(f"frame stylisation stopped: {result.stopped} ({result.message})")
     return result.image
@@ -120,7 +123,8 @@ def stylise_frames(model: VGG19Features, frames: Sequence[torch.Tensor], style: 
     """Every frame by ``method``; ``flows[t]``/``masks[t]`` are frame t's backward flow and mask.
     ``first`` is a stylised first frame to start from (so several methods can share it)."""
     settings = settings or FrameSettings()
-    out, seconds = [], []
+    out: list[torch.Tensor] = []
+    seconds: list[float] = []
     for t, frame in enumerate(frames):
         t0 = time.perf_counter()
         if t == 0 and first is not None:

@@ -9,7 +9,8 @@ a rocket, a motorbike, flowers, a temple, a portrait, a retina, stained tissue a
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -41,8 +42,8 @@ def _matplotlib(filename: str) -> Callable[[], np.ndarray]:
         import matplotlib.cbook
         from PIL import Image
 
-        with matplotlib.cbook.get_sample_data(filename) as fh:
-            return np.asarray(Image.open(fh).convert("RGB"))
+        with Image.open(matplotlib.cbook.get_sample_data(filename, asfileobj=False)) as image:
+            return np.asarray(image.convert("RGB"))
     return read
 
 
@@ -69,7 +70,12 @@ def photo(name: str, max_size: int | None = None) -> torch.Tensor:
     """One of :data:`PHOTO_SOURCES` as a (1, 3, H, W) tensor in [0, 1] (longer side at most ``max_size``)."""
     if name not in PHOTO_SOURCES:
         raise ValueError(f"unknown photo {name!r}; choose one of {', '.join(PHOTO_SOURCES)}")
-    return load_image(PHOTO_SOURCES[name][1](), max_size=max_size)
+    return _photo(name, max_size).clone()
+
+
+@functools.lru_cache(maxsize=32)
+def _photo(name: str, max_size: int | None) -> torch.Tensor:
+    return load_image(PHOTO_SOURCES[name][1](), max_size=max_size)  # decoded once per process
 
 
 class TrainingCrops:

@@ -16,9 +16,9 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -60,7 +60,7 @@ def even_size(h: int, w: int, longer: int | None) -> tuple[int, int]:
     return h - h % 2, w - w % 2
 
 
-def _open(path: Path) -> tuple[Iterator[bytes], VideoInfo]:
+def _open(path: Path) -> tuple[Generator[bytes, None, None], VideoInfo]:
     import imageio_ffmpeg
 
     if not path.is_file():
@@ -81,6 +81,13 @@ def _ffmpeg_reason(exc: BaseException) -> str:
     return (useful[-1] if useful else lines[0] if lines else type(exc).__name__)[:200]
 
 
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """What a video file says about itself; raises :class:`VideoError` (or FileNotFoundError) if it is unreadable."""
+    reader, info = _open(Path(path))
+    reader.close()
+    return info
+
+
 def iter_frames(path: str | os.PathLike, *, size: int | None = None,
                 max_frames: int | None = None) -> tuple[Iterator[torch.Tensor], VideoInfo]:
     """``(frames, info)``: an iterator of (1, 3, H, W) frames in [0, 1] and what the file says about itself."""
@@ -96,7 +103,7 @@ def iter_frames(path: str | os.PathLike, *, size: int | None = None,
                 if max_frames is not None and count >= max_frames:
                     break
                 arr = np.frombuffer(raw, dtype=np.uint8).reshape(h0, w0, 3)
-                frame = torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float() / 255
+                frame = torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float().contiguous() / 255
                 if tuple(frame.shape[-2:]) != hw:
                     frame = F.interpolate(frame, size=hw, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
                 count += 1
@@ -190,7 +197,7 @@ def _check_resume(folder: Path, fingerprint: dict) -> None:
     record.write_text(json.dumps(fingerprint, indent=1))
 
 
-def _read_done(path: Path, hw: tuple[int, int]) -> torch.Tensor | None:
+def _read_done(path: Path, hw: tuple[int, ...]) -> torch.Tensor | None:
     """A frame written by an earlier run, or None when it is missing or unusable (then it is recomputed)."""
     if not path.exists():
         return None

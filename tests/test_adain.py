@@ -42,7 +42,7 @@ def test_decoder_mirrors_vgg_from_its_layer(layer, channels, down):
 @pytest.fixture(scope="module")
 def tiny_model(random_vgg):
     torch.manual_seed(0)
-    return adain.AdaINModel(random_vgg, adain.Decoder("relu2_1", width=4))
+    return adain.AdaINModel(random_vgg, adain.Decoder("relu2_1", width=4, feature_scale=0.5))
 
 
 def test_alpha_and_style_weights_mix_the_targets_linearly(tiny_model, rng):
@@ -66,15 +66,18 @@ def test_training_lowers_the_adain_loss_on_held_out_pairs(caffe_vgg):
     styles = [torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(k)) ** (k + 1) for k in range(2)]
     held_photos = TrainingCrops(["chelsea"], size=32, seed=7).batch(2)
     held_styles = torch.cat(styles)[:, :, :32, :32]
-    torch.manual_seed(0)
-    decoder = adain.Decoder("relu2_1", width=8)
-    model = adain.AdaINModel(caffe_vgg, decoder)
+    first = adain.train_decoder(styles, photos=TrainingCrops(size=32, seed=0), steps=1, size=32, batch_size=2,
+                                layer="relu2_1", width=8, lr=3e-3, model=caffe_vgg, device="cpu")
     with torch.no_grad():
-        before = adain.adain_losses(model, held_photos, held_styles, 10.0)
-    result = adain.train_decoder(styles, photos=TrainingCrops(size=32, seed=0), steps=30, size=32, batch_size=2,
-                                 lr=3e-3, decoder=decoder, model=caffe_vgg, device="cpu")
+        before = adain.adain_losses(first.net, held_photos, held_styles, 10.0)
+    result = adain.train_decoder(styles, photos=TrainingCrops(size=32, seed=1), steps=30, size=32, batch_size=2,
+                                 lr=3e-3, decoder=first.net.decoder, model=caffe_vgg, device="cpu")
     with torch.no_grad():
         after = adain.adain_losses(result.net, held_photos, held_styles, 10.0)
+    # the decoder's input scale makes the caffe VGG19's features (in the hundreds) about 1 on average
+    with torch.no_grad():
+        feats = caffe_vgg(held_photos, ["relu2_1"])["relu2_1"]
+    assert 0.3 < float((feats * first.net.decoder.feature_scale).abs().mean()) < 3
     assert result.steps == 30 and set(result.history) == {"total", "content", "style"}
     assert float(after["total"]) < 0.5 * float(before["total"]), (before, after)
 
@@ -83,7 +86,7 @@ def test_save_load_round_trip_and_wrong_kind(tmp_path, tiny_model):
     path = adain.save(tiny_model, tmp_path / "decoder.pth", {"styles": ["swirls"]}, half=False)
     back = adain.load(path, model=tiny_model.encoder, device="cpu")
     x, s = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
-    assert torch.equal(back(x, s), tiny_model(x, s))
+    assert torch.equal(back(x, s), tiny_model(x, s)) and back.decoder.feature_scale == tiny_model.decoder.feature_scale
     assert back.info["styles"] == ["swirls"] and back.info["weights"] == "random"
     with pytest.raises(ValueError, match="trained with the 'random' VGG19 weights"):
         adain.load(path, model="caffe", device="cpu")

@@ -74,7 +74,8 @@ def test_training_lowers_the_perceptual_loss_on_held_out_crops(caffe_vgg):
     with torch.no_grad():
         first_loss = float(nst.Objective(caffe_vgg, first, [style])(start(first))["total"])
     result = fast.train(style, photos=TrainingCrops(size=32, seed=0), steps=25, size=32, batch_size=2, lr=3e-3,
-                        net=start, model=caffe_vgg, device="cpu")
+                        warmup_steps=0, style_weight=nst.DEFAULT_STYLE_WEIGHT["caffe"], tv_weight=nst.DEFAULT_TV_WEIGHT["caffe"],
+                        content_layers=nst.DEFAULT_CONTENT_LAYERS, net=start, model=caffe_vgg, device="cpu")
     assert result.steps == 25 and len(result.history["total"]) == 25
     # the trainer's loss is the Objective's: its first value is the untrained net's loss on the first batch
     assert result.history["total"][0] == pytest.approx(first_loss, rel=1e-5)
@@ -85,8 +86,22 @@ def test_training_lowers_the_perceptual_loss_on_held_out_crops(caffe_vgg):
 def test_callback_stops_training_early(random_vgg, style):
     seen = []
     result = fast.train(style, photos=TrainingCrops(size=32), steps=50, size=32, width=4, model=random_vgg,
-                        device="cpu", callback=lambda step, losses: seen.append(losses) or step == 3)
+                        device="cpu", callback=lambda step, losses, net: seen.append(losses) or step == 3)
     assert result.steps == 3 and len(seen) == 3 and set(seen[0]) == {"total", "content", "style", "tv"}
+
+
+def test_warmup_steps_train_without_the_style_term(random_vgg, style):
+    result = fast.train(style, photos=TrainingCrops(size=32), steps=4, size=32, width=4, warmup_steps=2,
+                        model=random_vgg, device="cpu")
+    h = result.history
+    for step in range(4):
+        expected = h["content"][step] + result.settings["tv_weight"] * h["tv"][step]
+        if step >= 2:
+            expected += result.settings["style_weight"] * h["style"][step]
+        assert h["total"][step] == pytest.approx(expected, rel=1e-5)
+    sw, tv = fast.johnson_weights(random_vgg, None, None)
+    assert (sw, tv) == (result.settings["style_weight"], result.settings["tv_weight"])
+    assert sw == pytest.approx(nst.DEFAULT_STYLE_WEIGHT["imagenet"] * fast.JOHNSON_STYLE_SCALE)
 
 
 def test_save_load_round_trip(tmp_path):
