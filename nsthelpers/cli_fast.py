@@ -184,11 +184,17 @@ def _unique(stem: str, taken: set[str]) -> str:
     return name
 
 
+def standalone(add: Callable[[object], None], handler: Callable[[argparse.Namespace], int],
+               argv: Sequence[str] | None) -> int:
+    """Parse ``argv`` with a parser that holds only ``add``'s command, and run ``handler``."""
+    parser = argparse.ArgumentParser(prog="nst")
+    add(parser.add_subparsers(dest="command", required=True))
+    return handler(parser.parse_args(argv))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m nsthelpers.cli_fast fast …``: the same commands before ``nst`` registers them."""
-    parser = argparse.ArgumentParser(prog="nst")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    return run(parser.parse_args(argv))
+    return standalone(add_parser, run, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

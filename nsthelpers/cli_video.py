@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from . import adain, data, fast
-from .cli_fast import ERRORS
+from .cli_fast import ERRORS, standalone
 from .temporal import DEFAULT_TEMPORAL_WEIGHT, METHODS, FrameSettings
 from .vgg import load_vgg19
 from .video import (
@@ -108,9 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m nsthelpers.cli_video video …``: the command before ``nst`` registers it."""
-    parser = argparse.ArgumentParser(prog="nst")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    return run(parser.parse_args(argv))
+    return standalone(add_parser, run, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -100,7 +100,7 @@ def test_temporal_loss_and_objective_by_hand(random_vgg, rng):
     wrapped = temporal.TemporalObjective(base, target, mask, temporal_weight=1e3)
     x = image.clone().requires_grad_(True)
     losses = wrapped(x)
-    assert float(losses["total"]) == pytest.approx(float(base(image)["total"]) + 1e3 * float(losses["temporal"]), rel=1e-5)
+    assert losses["total"].item() == pytest.approx(base(image)["total"].item() + 1e3 * losses["temporal"].item(), rel=1e-5)
     losses["total"].backward()
     y = image.clone().requires_grad_(True)
     base(y)["total"].backward()
