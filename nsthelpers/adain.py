@@ -218,7 +218,7 @@ def train_decoder(
             break
     decoder.eval()
     settings = {"layer": decoder.layer, "size": size, "batch_size": batch_size, "lr": lr, "style_weight": style_weight,
-                "styles": len(styles), "weights": net.encoder.weights_name}
+                "n_styles": len(styles), "weights": net.encoder.weights_name}
     return TrainResult(net, history, len(history["total"]), time.perf_counter() - t0, settings)
 
 

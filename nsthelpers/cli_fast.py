@@ -117,7 +117,7 @@ def _train(args: argparse.Namespace) -> int:
         result = adain.train_decoder(styles, layer=args.layer, **common)
     else:
         result = fast.train(styles[0], tv_weight=args.tv_weight, warmup_steps=args.warmup_steps, **common)
-    info.update({"steps": result.steps, "seconds": round(result.seconds, 1), "finished": True, **result.settings})
+    info = {**result.settings, **info, "steps": result.steps, "seconds": round(result.seconds, 1), "finished": True}
     path = save(result.net, args.output, info)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): {result.steps} steps in {result.seconds:.0f} s, "
           f"final loss {result.history['total'][-1]:.4g}")

@@ -61,6 +61,8 @@ def test_fast_train_adain_and_apply_with_a_style(tmp_path, capsys):
     decoder = tmp_path / "decoder.pth"
     assert nst_main(["fast", "train", "swirls", "dots", "--adain", "--layer", "relu2_1", "-o", str(decoder),
                      "--steps", "2", "--size", "32", "--width", "4", "--weights", "random", "--quiet"]) == 0
+    info = fast.read_network_file(decoder)["info"]
+    assert info["styles"] == ["swirls", "dots"] and info["steps"] == 2 and info["layer"] == "relu2_1"
     photo = tmp_path / "photo.png"
     Image.fromarray(np.full((24, 32, 3), 120, np.uint8)).save(photo)
     assert nst_main(["fast", "apply", str(decoder), str(photo), "-o", str(tmp_path / "o")]) == 2
