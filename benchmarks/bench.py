@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Speed benchmark: nsthelpers.stylize against the reference loop of seed 003 (see reference.py).
+"""Speed benchmark: nsthelpers.stylize against the reference loop, a recipe copied across many blog posts (see nsthelpers/reference.py).
 
 One process, one device, the same VGG19 weights and the same content/style pictures for both:
 
@@ -319,7 +319,7 @@ def time_to_target(model, dev, size: int, ref_steps: int, check_every: int, styl
         return nst.stylize(content, style, steps=stylize_steps, weights=model, device=dev,
                            callback=cb, callback_every=check_every)
 
-    def run_same_loss(cb):  # the package's loop (optimize's defaults) on the seed's very loss
+    def run_same_loss(cb):  # the package's loop (optimize's defaults) on the recipe's very loss
         objective = ref.reference_objective(model, content, style)
         return nst.optimize(objective, content, steps=stylize_steps, callback=cb, callback_every=check_every)
 
@@ -420,7 +420,7 @@ def markdown(res: dict) -> str:
         if cpu:
             head += " time ratio in CPU time |"
             rule += " ---: |"
-        rows = [f"| reference (seed 003) | {rr['steps']} | {_fmt(rr['seconds'])} | ×1 | ×1 |" + (" ×1 |" if cpu else "")]
+        rows = [f"| reference (blog recipe) | {rr['steps']} | {_fmt(rr['seconds'])} | ×1 | ×1 |" + (" ×1 |" if cpu else "")]
         for c in contenders:
             if c["ratio"]:
                 ratio = f"**{_x(c['ratio'])}**"
@@ -436,7 +436,7 @@ def markdown(res: dict) -> str:
             f"the content photo → {_fmt(rr['target_loss'], 4)}). Each contender's picture is scored the same way every "
             f"{ss['check_every']} steps (scoring time excluded; set-up included for all). `stylize (defaults)` optimises "
             "its own objective (normalised Grams, 5 style layers, TV); the `nsthelpers loop` row runs `nst.optimize` "
-            "with its defaults on `reference.reference_objective`, which is the seed's loss exactly (same value and "
+            "with its defaults on `reference.reference_objective`, which is the recipe's loss exactly (same value and "
             "gradient, tested). Over these runs: reference "
             f"{_fmt(rr.get('ms_per_step'))} ms/step, stylize {_fmt(ss.get('ms_per_step'))} ms/step.",
             "",
@@ -476,7 +476,7 @@ def readme_results(current: dict, out_dir: Path) -> list[dict]:
 # ---------------------------------------------------------------------------------------- main
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        description="Benchmark nsthelpers.stylize against the seed-003 reference loop (same weights, images, device).",
+        description="Benchmark nsthelpers.stylize against the reference loop (a common blog recipe) (same weights, images, device).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
     p.add_argument("--weights", default="caffe", help="caffe, torchvision, random or a .pth path")
@@ -546,7 +546,7 @@ def _run(args, argv, dev, sizes, warmup, timed, rounds, target_size, ref_steps, 
                    "cuda": torch.version.cuda if dev.type == "cuda" else None,
                    "threads": torch.get_num_threads()},
         "weights": model.weights_name,
-        "reference": {"seed": ref.SEED, "layers": ref.LAYERS, "content_weight": ref.CONTENT_WEIGHT,
+        "reference": {"recipe": "the common blog recipe (nsthelpers.reference)", "layers": ref.LAYERS, "content_weight": ref.CONTENT_WEIGHT,
                       "style_weight": ref.STYLE_WEIGHT, "lr": ref.LR, "space": args.ref_space},
         "images": {"content": "skimage astronaut", "style": "generated texture 'swirls' (seed 0)"},
         "params": {"warmup": warmup, "timed": timed, "rounds": rounds, "target_size": target_size, "ref_steps": ref_steps,

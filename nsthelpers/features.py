@@ -21,7 +21,7 @@ def extract_features_with_hooks(
 ) -> dict[str, torch.Tensor]:
     """The same result as :func:`extract_features`, collected with ``register_forward_hook``.
 
-    This is the other common way (seed 002): hooks on the modules, then one full forward pass.
+    This is the other common way (many blog recipes use it): hooks on the modules, then one full forward pass.
     The hooks are always removed, even if the pass fails.
     """
     captured: dict[str, torch.Tensor] = {}

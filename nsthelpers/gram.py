@@ -3,9 +3,9 @@
 For features ``F`` of shape (C, H·W) — one row per channel — the Gram matrix is ``G = F Fᵀ`` (C × C).
 The literature scales it in different ways; each has a name here:
 
-``"none"``   G = F Fᵀ                      (Gatys et al. eq. 3; seeds 000/003)
+``"none"``   G = F Fᵀ                      (Gatys et al. eq. 3; many blog recipes)
 ``"hw"``     G / (H·W)                     (per-position average; size-independent magnitudes)
-``"chw"``    G / (C·H·W)                   (PyTorch tutorial, seeds 001/002/004)
+``"chw"``    G / (C·H·W)                   (the PyTorch tutorial; this package's default)
 ``"gatys"``  G / (2·N·M), N=C, M=H·W       (so that ``((G_a - G_b)**2).sum()`` is exactly Gatys'
                                             layer loss E_l = 1/(4 N² M²) Σ (G - A)²)
 """
@@ -47,3 +47,14 @@ def gram_matrix(features: torch.Tensor, normalize: str = "chw") -> torch.Tensor:
     if scale != 1.0:
         gram = gram / scale
     return gram[0] if unbatched else gram
+
+
+def masked_gram(features: torch.Tensor, mask: torch.Tensor, normalize: str = "chw") -> torch.Tensor:
+    """Gram matrix of the features inside a soft mask (1, 1, h, w): positions weighted by the mask,
+    normalised by the mask's area instead of H·W (equals :func:`gram_matrix` for an all-ones mask)."""
+    c = features.shape[1]
+    gram = gram_matrix(features * mask, "none")  # fp32, outside autocast
+    area = mask.float().sum().clamp_min(1e-8)
+    scales: dict[str, float | torch.Tensor] = {"none": 1.0, "hw": area, "chw": c * area, "gatys": 2.0 * c * area}
+    scale = scales[normalize]
+    return gram / scale

@@ -31,7 +31,7 @@ import numbers
 import os
 import secrets
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterator, Sequence, Union
 
 import numpy as np
 import torch
@@ -115,7 +115,7 @@ def _validate_size_args(max_size: object, size: object) -> tuple[int | None, int
             size = (_check_positive_int(size[0], "size[0] (height)"), _check_positive_int(size[1], "size[1] (width)"))
         else:
             size = _check_positive_int(size, "size")
-    return max_size, size  # type: ignore[return-value]
+    return max_size, size
 
 
 def _scaled_to_long_side(h: int, w: int, long_side: int) -> tuple[int, int]:
@@ -191,31 +191,9 @@ def _pil_to_float_array(img: Image.Image, max_size: int | None, size: int | tupl
         except Exception:  # unusable EXIF: load the image unrotated rather than fail
             th, tw = _target_hw(h0, w0, max_size, size)
 
-    mode = img.mode
-    if mode in _SIXTEEN_BIT_MODES or mode == "F":
-        # high bit depth, single channel: go to float now, resize per channel later
-        arr = np.asarray(img)
-        if mode == "F":
-            arr = arr.astype(np.float32)
-            if not np.isfinite(arr).all():
-                raise ImageLoadError(f"{name}: float image contains NaN or inf; replace them before loading")
-        else:
-            arr = arr.astype(np.float32) / 65535.0
-        return _float_array_pipeline(np.clip(arr, 0.0, 1.0)[:, :, None], (th, tw))
-
-    if mode == "1":
-        img = img.convert("L")
-    elif mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-    elif mode == "PA":
-        img = img.convert("RGBA")
-    elif mode == "La":
-        img = img.convert("LA")
-    elif mode == "RGBa":
-        img = img.convert("RGBA")
-    elif mode not in ("L", "LA", "RGB", "RGBA"):
-        img = img.convert("RGB")  # CMYK, YCbCr, RGBX, LAB, HSV ...
-
+    if img.mode in _SIXTEEN_BIT_MODES or img.mode == "F":
+        return _float_array_pipeline(_high_depth_array(img, name), (th, tw))
+    img = _standard_mode(img)
     if img.size != (tw, th):
         # PIL premultiplies alpha for LA/RGBA while resampling, so colours of
         # transparent pixels do not bleed.  reducing_gap does a cheap box
@@ -226,6 +204,34 @@ def _pil_to_float_array(img: Image.Image, max_size: int | None, size: int | tupl
     if arr.ndim == 2:
         arr = arr[:, :, None]
     return _composite_over_white(arr)
+
+
+def _high_depth_array(img: Image.Image, name: str) -> np.ndarray:
+    """A 16-bit or float single-channel image as float32 (H, W, 1) in [0, 1] (resized later, per channel)."""
+    arr = np.asarray(img)
+    if img.mode == "F":
+        arr = arr.astype(np.float32)
+        if not np.isfinite(arr).all():
+            raise ImageLoadError(f"{name}: float image contains NaN or inf; replace them before loading")
+    else:
+        arr = arr.astype(np.float32) / 65535.0
+    return np.clip(arr, 0.0, 1.0)[:, :, None]
+
+
+def _standard_mode(img: Image.Image) -> Image.Image:
+    """Convert any PIL mode to one of L, LA, RGB, RGBA (palette transparency kept as alpha)."""
+    mode = img.mode
+    if mode == "1":
+        return img.convert("L")
+    if mode == "P":
+        return img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if mode in ("PA", "RGBa"):
+        return img.convert("RGBA")
+    if mode == "La":
+        return img.convert("LA")
+    if mode not in ("L", "LA", "RGB", "RGBA"):
+        return img.convert("RGB")  # CMYK, YCbCr, RGBX, LAB, HSV ...
+    return img
 
 
 def _composite_over_white(arr: np.ndarray) -> np.ndarray:
@@ -412,10 +418,13 @@ def load_image(
     Large files are cheap to load with ``max_size``: JPEGs are decoded at reduced
     scale (``Image.draft``) and everything is shrunk in 8-bit before it becomes float.
     """
-    max_size, size = _validate_size_args(max_size, size)
+    out = _load_any(src, *_validate_size_args(max_size, size))
+    return out if device is None else out.to(device)
+
+
+def _load_any(src: ImageSource, max_size: int | None, size: int | tuple[int, int] | None) -> torch.Tensor:
     if isinstance(src, torch.Tensor):
-        out = _load_tensor(src, max_size, size)
-        return out if device is None else out.to(device)
+        return _load_tensor(src, max_size, size)
     if isinstance(src, (str, os.PathLike)):
         arr = _load_path(src, max_size, size)
     elif isinstance(src, Image.Image):
@@ -427,8 +436,7 @@ def load_image(
             f"load_image() cannot read a {type(src).__name__}; pass a file path, a PIL image, "
             "a numpy array or a torch tensor"
         )
-    out = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))).unsqueeze(0).contiguous()
-    return out if device is None else out.to(device)
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))).unsqueeze(0).contiguous()
 
 
 def _as_4d(image: torch.Tensor, fn: str) -> tuple[torch.Tensor, bool]:
@@ -450,7 +458,7 @@ def _interp(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     return y.to(dtype) if dtype.is_floating_point else y
 
 
-def match_size(image: torch.Tensor, like: torch.Tensor | tuple[int, int]) -> torch.Tensor:
+def match_size(image: torch.Tensor, like: torch.Tensor | Sequence[int]) -> torch.Tensor:
     """Resize ``image`` to the height and width of ``like`` and clamp to ``[0, 1]``.
 
     Args:
@@ -621,3 +629,40 @@ def caffe_deprocess(y: torch.Tensor) -> torch.Tensor:
     """
     mean = _channel_stats(y, CAFFE_MEAN_BGR, "caffe_deprocess")
     return ((y + mean) / 255.0).flip(-3)
+
+
+def at_least(image: torch.Tensor, min_side: int) -> torch.Tensor:
+    """Upscale (aspect kept) so the shorter side is at least ``min_side`` — deep layers need room."""
+    h, w = image.shape[-2:]
+    if min(h, w) >= min_side:
+        return image
+    scale = min_side / min(h, w)
+    return match_size(image, (max(min_side, round(h * scale)), max(min_side, round(w * scale))))
+
+
+def initial_image(init: str | torch.Tensor, content: torch.Tensor, style: torch.Tensor,
+                  seed: int | None) -> torch.Tensor:
+    """The picture an optimisation starts from: the content, the style resized to it, seeded uniform
+    noise, or a given image resized to the content's size."""
+    if isinstance(init, torch.Tensor):
+        return match_size(load_image(init), tuple(content.shape[-2:]))
+    if init == "content":
+        return content.clone()
+    if init == "style":
+        return match_size(style, tuple(content.shape[-2:]))
+    gen = torch.Generator().manual_seed(0 if seed is None else seed)
+    return torch.rand(content.shape, generator=gen)
+
+
+def upsample_with_detail(coarse: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """``coarse`` resized to ``content``'s size, plus the content's detail finer than ``coarse`` can hold.
+
+    Coarse-to-fine style transfer starts each finer scale from the previous result, upsampled; alone that
+    start is blurred, and the content term (a deep layer) does not bring the photo's edges back. Adding
+    ``content − up(down(content))`` — the band of the photo that the coarse scale could not represent —
+    starts the finer scale sharp. Clamped to [0, 1].
+    """
+    hw = tuple(content.shape[-2:])
+    small_hw = tuple(coarse.shape[-2:])
+    detail = content - match_size(match_size(content, small_hw), hw)
+    return (match_size(coarse, hw) + detail).clamp(0, 1)

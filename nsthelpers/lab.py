@@ -20,21 +20,13 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from . import data
-from .images import load_image, resize_max_side
-from .objective import (
-    DEFAULT_CONTENT_LAYERS,
-    DEFAULT_STYLE_LAYERS,
-    DEFAULT_STYLE_WEIGHT,
-    DEFAULT_TV_WEIGHT,
-    Objective,
-    _check_layers,
-    _check_weight,
-    _layer_weights,
-    _min_side_for,
-)
-from .loop import OPTIMIZERS, StepInfo, StyleResult, optimize
+from . import checks
+from .images import at_least, load_image, resize_max_side
+from .loop import StepInfo, StyleResult, optimize
+from .objective import Objective, default_style_weight, default_tv_weight
 from .settings import default_device
-from .transfer import INITS, _at_least, _initial_image
+from .specs import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, PictureSpec, RunSpec
+from .transfer import run_scales, start_image
 from .vgg import VGG19Features, deepest_layer
 
 #: Style images offered by default: the three paintings (generated fallbacks offline), then the textures.
@@ -80,11 +72,11 @@ class StyleLab:
         self.device = default_device(device)
         self.model = model.to(self.device)
         self.content = load_image(content)
-        self.content_layers = _check_layers(content_layers, "content_layers")
-        self.style_layers = _check_layers(style_layers, "style_layers")
+        self.content_layers = checks.layer_names("content_layers", content_layers)
+        self.style_layers = checks.layer_names("style_layers", style_layers)
         if not self.style_layers:
             raise ValueError("style_layers is empty: the lab needs at least one style layer")
-        self.min_side = _min_side_for(self.content_layers + self.style_layers)
+        self.min_side = checks.min_side_for(self.content_layers + self.style_layers)
         self._given = dict(styles) if isinstance(styles, Mapping) else {}
         self.style_names: list[str] = list(self._given) if isinstance(styles, Mapping) else list(styles or LAB_STYLES)
         if not self.style_names:
@@ -101,17 +93,18 @@ class StyleLab:
     @property
     def default_log10_ratio(self) -> float:
         """log10 of the package's default style weight for this model (content weight 1): 2 for caffe."""
-        return math.log10(DEFAULT_STYLE_WEIGHT[self.model.preprocess.convention])
+        return math.log10(default_style_weight(self.model.preprocess.convention))
 
     @property
     def default_tv_weight(self) -> float:
         """The package's default TV weight for this model: 1e8 for caffe, 3e4 for ImageNet-normalised weights."""
-        return DEFAULT_TV_WEIGHT[self.model.preprocess.convention]
+        return default_tv_weight(self.model.preprocess.convention)
 
     def default_params(self, *, size: int = 128, steps: int = 100) -> dict:
         """The keywords of :meth:`run` with their default values (what a lab's controls start at)."""
         return {
-            "style": self.style_names[0], "size": size, "steps": steps, "optimizer": "adam", "init": "content",
+            "style": self.style_names[0], "size": size, "steps": steps, "coarse_steps": 0,
+            "optimizer": RunSpec().optimizer, "init": PictureSpec().init,
             "log10_ratio": round(self.default_log10_ratio, 2), "tv_weight": self.default_tv_weight,
             "style_layer_weights": {n: 1.0 for n in self.style_layers}, "lr": None,
         }
@@ -133,7 +126,7 @@ class StyleLab:
     def style_at(self, name: str, size: int) -> torch.Tensor:
         """The style image resized like :func:`nsthelpers.stylize` does (longer side = content's, style_scale 1)."""
         content = self.content_at(size)
-        return _at_least(resize_max_side(self.style_image(name), max(content.shape[-2:])), self.min_side)
+        return at_least(resize_max_side(self.style_image(name), max(content.shape[-2:])), self.min_side)
 
     # ------------------------------------------------------------------ the cache
     def cache_key(self, style: str, size: int) -> tuple:
@@ -171,7 +164,8 @@ class StyleLab:
         style: str,
         size: int = 128,
         steps: int = 100,
-        optimizer: str = "adam",
+        coarse_steps: int = 0,
+        optimizer: str | None = None,
         init: str = "content",
         log10_ratio: float | None = None,
         tv_weight: float | None = None,
@@ -182,43 +176,53 @@ class StyleLab:
         callback_every: int = 10,
     ) -> StyleResult:
         """One stylisation: the same result as :func:`nsthelpers.stylize` with ``content_weight=1``,
-        ``style_weight=10**log10_ratio`` (default: the package's), ``tv_weight`` (default: the package's) and per-layer style weights
-        ``style_layer_weights`` (``{layer: weight}``, missing layers 1) — but targets come from the cache.
-        ``lr``, ``precision``, ``callback`` and ``callback_every`` are passed to :func:`nsthelpers.optimize`.
+        ``style_weight=10**log10_ratio`` (default: the package's), ``tv_weight`` (default: the package's) and
+        per-layer style weights ``style_layer_weights`` (``{layer: weight}``, missing layers 1) — but
+        targets come from the cache. With ``coarse_steps`` it first runs that many steps at half the size
+        (its pictures reach the callback within a second or two), then ``steps`` at ``size``: the same as
+        ``stylize(scales=[size // 2, size], steps=[coarse_steps, steps])``. ``optimizer`` (default:
+        :class:`~nsthelpers.specs.RunSpec`'s), ``lr``, ``precision``, ``callback`` and ``callback_every``
+        are passed to :func:`nsthelpers.optimize`.
 
         The returned result's ``settings`` hold these parameters (``params``) and whether the targets
         were cached (``cached``).
         """
-        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
-            raise ValueError(f"size must be a positive integer number of pixels, got {size!r}")
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer={optimizer!r}; choose one of {OPTIMIZERS}")
-        if init not in INITS:
-            raise ValueError(f"init={init!r}; choose one of {INITS}")
-        ratio = self.default_log10_ratio if log10_ratio is None else float(log10_ratio)
-        if not math.isfinite(ratio):
-            raise ValueError(f"log10_ratio must be a finite number, got {log10_ratio!r}")
-        tv_weight = self.default_tv_weight if tv_weight is None else tv_weight
-        _check_weight("tv_weight", tv_weight)
-        layer_weights = _layer_weights(self.style_layers, style_layer_weights)
+        checks.positive_int("size", size, what="pixels")
+        optimizer = RunSpec().optimizer if optimizer is None else optimizer
+        weights = self._weights(log10_ratio, tv_weight, style_layer_weights)
+        spec = RunSpec(optimizer=optimizer, lr=lr, precision=precision, callback=callback,  # type: ignore[arg-type]
+                       callback_every=callback_every)
+        picture = PictureSpec(init=init, seed=self.seed)  # type: ignore[arg-type]
+        plan = [(size // 2, checks.positive_int("coarse_steps", coarse_steps)), (size, steps)] if coarse_steps \
+            else [(size, steps)]
         hits = self.stats["cache_hits"]
-        objective = self.objective(style, size)
-        objective.content_weight = 1.0
-        objective.style_weight = 10.0 ** ratio
-        objective.tv_weight = float(tv_weight)
-        objective.style_layer_weights = layer_weights
-        content = self.content_at(size)
-        start = _initial_image(init, content, self.style_at(style, size), self.seed)
-        result = optimize(objective, start.to(self.device), steps=steps, optimizer=optimizer, lr=lr,
-                          precision=precision, callback=callback, callback_every=callback_every)
-        params = {"style": style, "size": size, "steps": steps, "optimizer": optimizer, "init": init,
-                  "log10_ratio": ratio, "tv_weight": float(tv_weight), "style_layer_weights": dict(layer_weights),
-                  "lr": lr}
+
+        def one_scale(side: int, n: int, start: torch.Tensor | None, run_spec: RunSpec) -> StyleResult:
+            objective = self.objective(style, side)
+            objective.content_weight, objective.style_weight = 1.0, 10.0 ** weights["log10_ratio"]
+            objective.tv_weight, objective.style_layer_weights = weights["tv_weight"], weights["style_layer_weights"]
+            content = self.content_at(side)
+            first = start_image(start, picture.init, content, self.style_at(style, side), picture)
+            return optimize(objective, first.to(self.device), run_spec, steps=n)
+
+        result = run_scales(plan, one_scale, spec)
+        params = {"style": style, "size": size, "steps": steps, "coarse_steps": coarse_steps, "optimizer": optimizer,
+                  "init": init, **weights, "lr": lr}
         result.settings.update({"params": params, "cached": self.stats["cache_hits"] > hits,
-                                "content_weight": 1.0, "style_weight": objective.style_weight})
+                                "content_weight": 1.0, "style_weight": 10.0 ** weights["log10_ratio"]})
         self.stats["runs"] += 1
         self.runs.append((params, result))
         return result
+
+    def _weights(self, log10_ratio: float | None, tv_weight: float | None,
+                 style_layer_weights: Mapping[str, float] | Sequence[float] | None) -> dict[str, Any]:
+        """The loss weights of a run, checked, with the package's defaults filled in."""
+        ratio = self.default_log10_ratio if log10_ratio is None else float(log10_ratio)
+        if not math.isfinite(ratio):
+            raise ValueError(f"log10_ratio must be a finite number, got {log10_ratio!r}")
+        tv = checks.weight("tv_weight", self.default_tv_weight if tv_weight is None else tv_weight)
+        return {"log10_ratio": ratio, "tv_weight": tv,
+                "style_layer_weights": checks.layer_weights(self.style_layers, style_layer_weights)}
 
 
 def describe_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[str]:

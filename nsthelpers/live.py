@@ -41,7 +41,8 @@ class LiveRun:
     ``fn`` is :func:`nsthelpers.stylize`, :func:`nsthelpers.optimize`, :meth:`nsthelpers.lab.StyleLab.run`
     or anything with the same ``callback``/``callback_every`` keywords that returns a
     :class:`~nsthelpers.StyleResult`. At every callback the run records a :class:`Snapshot`, keeps a CPU
-    copy of the image with the lowest total loss so far (``best_image``, ``best_loss``, ``best_step``)
+    copy of the image with the lowest total loss so far (``best_image``, ``best_loss``, ``best_step``; in a
+    coarse-to-fine run, the best of the finest scale reached so far)
     and the latest image (``latest_image``), calls ``on_update(self, info)``, and returns whether
     :meth:`stop` was requested. ``on_done(self)`` is called in the thread after ``fn`` returned or
     raised, before :meth:`wait` returns.
@@ -154,6 +155,8 @@ class LiveRun:
         with self._cond:
             self.steps = info.steps
             self.latest_image = image
+            if self.best_image is not None and image.shape != self.best_image.shape:
+                self.best_loss = float("inf")  # a finer scale began: its losses do not compare with the coarser one's
             if total < self.best_loss:  # NaN never wins
                 self.best_loss, self.best_step, self.best_image = total, info.step, image
             self.snapshots.append(Snapshot(info.step, losses, time.perf_counter() - self._t0))

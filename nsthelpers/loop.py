@@ -1,34 +1,40 @@
-"""Running Adam or L-BFGS on the pixels of an image against an :class:`~nsthelpers.objective.Objective`.
+"""The optimisation loop: Adam or L-BFGS on the pixels of one image, against an :class:`~nsthelpers.Objective`.
 
-Records the loss history without a host sync per step (losses are copied every ``callback_every``
-steps), calls a callback, stops cleanly on request, on Ctrl-C or on a non-finite loss, and can
-checkpoint a long run so that an interrupted one resumes where it stopped.
+Read :func:`_adam_loop` first: it is the whole algorithm (zero the gradient, evaluate the loss, step,
+clamp to [0, 1]); everything else is bookkeeping that a long or interactive run needs. A :class:`Run`
+holds that bookkeeping: the loss history (copied from the device only every ``callback_every`` steps, so
+the GPU is not stalled by a sync per step), the callback and stopping rule, the last image with finite
+losses, and checkpoints. One "step" is one objective evaluation, for both optimisers.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Literal
 
 import torch
 
+from .checkpoint import Checkpoint
 from .images import save_image
 from .objective import Objective
+from .specs import OPTIMIZERS, PRECISIONS, RunSpec
 
-OPTIMIZERS = ("adam", "lbfgs")
-PRECISIONS = ("auto", "fp32", "bf16")
+__all__ = ["DEFAULT_LR", "LOSS_TERMS", "OPTIMIZERS", "PRECISIONS", "StepInfo", "StopOptimization", "StopReason",
+           "StyleResult", "optimize", "resolve_cuda_graphs", "resolve_optimizer", "resolve_precision"]
+
 # Adam's lr is for pixels in [0, 1] with a cosine decay to 5 %. Measured on CPU at 128² (caffe weights, time to
-# the seed-003 reference loop's 200-step loss): lr 0.05 reached it in 35 steps (×4.5 faster than the reference),
+# the reference loop's 200-step loss): lr 0.05 reached it in 35 steps (×4.5 faster than the reference),
 # lr 0.02 in 60 (×2.5), L-BFGS in 35 (×4.2); lr 0.1 gave visibly grainier pictures. At 256² (`make bench`):
-# lr 0.05 reached the reference's 200-step loss in 35 steps, ×5.0–6.1 faster in wall time over two runs (×5.1–6.2 in CPU time).
+# lr 0.05 reached the reference's 200-step loss in 35 steps, ×5.0–6.1 faster in wall time over two runs.
 DEFAULT_LR = {"adam": 0.05, "lbfgs": 1.0}
 LOSS_TERMS = ("total", "content", "style", "tv")
-CHECKPOINT_FORMAT = "nsthelpers-checkpoint"
+StopReason = Literal["finished", "callback", "interrupted", "non-finite loss", "converged"]
+GRAPH_WARMUP_STEPS = 3  # ordinary steps before capture (cuDNN autotuning, lazy initialisation, Adam's state)
 
 
 class StopOptimization(Exception):
@@ -53,7 +59,7 @@ class StyleResult:
     history: dict[str, list[float]]
     steps_done: int
     timings: dict[str, float]
-    stopped: str = "finished"  # "finished" | "callback" | "interrupted" | "non-finite loss"
+    stopped: StopReason = "finished"
     message: str = ""
     settings: dict = field(default_factory=dict)
     final: dict[str, float] = field(default_factory=dict)  # losses of ``image`` itself (after clipping)
@@ -97,275 +103,331 @@ def resolve_optimizer(optimizer: str, lr: float | None) -> float:
     lr = DEFAULT_LR[optimizer] if lr is None else lr
     if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
-    return lr
+    return float(lr)
 
 
-def optimize(
-    objective: Objective,
-    init: torch.Tensor,
-    *,
-    steps: int = 300,
-    optimizer: str = "adam",
-    lr: float | None = None,
-    lr_decay: bool = True,
-    precision: str = "auto",
-    cuda_graphs: bool | str = "auto",
-    callback: Callable[[StepInfo], bool | None] | None = None,
-    callback_every: int = 10,
-    checkpoint_path: str | os.PathLike | None = None,
-    checkpoint_every: int | None = None,
-    progress: bool = False,
-) -> StyleResult:
+# ----------------------------------------------------------------------------------------- the run
+@dataclass
+class Run:
+    """The state of one optimisation, shared by both loops: the picture, the losses, where it stands."""
+
+    x: torch.Tensor                      # the pixels being optimised (requires grad)
+    steps: int                           # evaluations asked for
+    spec: RunSpec
+    lr: float
+    checkpoint: Checkpoint | None = None
+    history: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in LOSS_TERMS})
+    step: int = 0                        # evaluations done
+    applied: int = 0                     # updates applied to x (Adam: one per step; L-BFGS: x is current)
+    pending: list[torch.Tensor] = field(default_factory=list)  # loss terms not yet copied to the host
+    stopped: StopReason = "finished"
+    message: str = ""
+    last_good: torch.Tensor | None = None  # the last image whose losses were all finite
+    optimizer: torch.optim.Optimizer | None = None
+    graphed: bool = False
+    bar: Any = None
+
+    def record(self, terms: torch.Tensor) -> None:
+        """Book one evaluation's stacked loss terms (still on the device); every N steps flush, call back
+        and apply the stopping rule (each may end the run by raising :class:`StopOptimization`)."""
+        self.step += 1
+        self.pending.append(terms)
+        every = self.spec.callback_every
+        if self.step % every == 0 or self.step == self.steps:
+            self.flush()
+            if self.spec.callback is not None and self.spec.callback(self._info()):
+                self.stopped = "callback"
+                raise StopOptimization
+            if self._stopped_improving():
+                self.stopped = "converged"
+                self.message = (f"the total loss fell by less than {self.spec.stop_below:.3g} of itself over the "
+                                f"last {every} steps; stopped at step {self.step}")
+                raise StopOptimization
+
+    def flush(self) -> None:
+        """Copy the pending losses to the host (one sync), check they are finite, remember a good image."""
+        if not self.pending:
+            return
+        values = torch.stack(self.pending).cpu()  # (steps, 4) or, for a batch of N, (steps, 4, N)
+        self.pending.clear()
+        for row in values.tolist():
+            for k, v in zip(LOSS_TERMS, row):
+                self.history[k].append(v)
+        finite = torch.isfinite(values).flatten(1).all(1).tolist()
+        bad = next((i for i, ok in enumerate(finite) if not ok), None)
+        if bad is not None:
+            self._non_finite(values[bad], self.step - len(values) + bad + 1)
+        self.last_good = self.x.detach().clone()
+        if self.bar is not None:
+            self.bar.n = self.step
+            self.bar.set_postfix({k: f"{self.history[k][-1]:.3g}" for k in LOSS_TERMS}, refresh=False)
+            self.bar.refresh()
+
+    def _non_finite(self, row: torch.Tensor, step: int) -> None:
+        terms = [k for k, v in zip(LOSS_TERMS, row) if k != "total" and not bool(torch.isfinite(v).all())] or ["total"]
+        self.stopped = "non-finite loss"
+        self.message = (f"the {' and '.join(terms)} loss became non-finite at step {step}; likely causes: a "
+                        f"learning rate too high (lr={self.lr}), extreme loss weights, or a broken input image. "
+                        "Returned the last image whose losses were finite.")
+        raise StopOptimization
+
+    def _info(self) -> StepInfo:
+        return StepInfo(self.step, self.steps, {k: self.history[k][-1] for k in LOSS_TERMS},
+                        self.x.detach().clamp(0, 1))
+
+    def _stopped_improving(self) -> bool:
+        """The stopping rule: the best total of the last N steps is within ``stop_below`` of the best before."""
+        n = self.spec.callback_every
+        total = [sum(v) if isinstance(v, list) else v for v in self.history["total"]]  # a batch: all items
+        if not self.spec.stop_below or len(total) < 2 * n or self.step >= self.steps:
+            return False
+        before, now = min(total[:-n]), min(total[-n:])
+        return before - now < self.spec.stop_below * abs(before)
+
+    def save_checkpoint(self) -> None:
+        """Flush, then write image, step, history and Adam's state (every ``checkpoint.every`` steps)."""
+        if self.checkpoint is None or self.step % self.checkpoint.every:
+            return
+        self.flush()
+        state = self.optimizer.state_dict() if isinstance(self.optimizer, torch.optim.Adam) else None
+        self.checkpoint.save(self.x, self.step, self.history, state)
+
+    def save_applied(self) -> None:
+        """After Ctrl-C: save the work up to the last applied update, so nothing is lost."""
+        with contextlib.suppress(StopOptimization):
+            self.flush()
+        self.pending.clear()
+        trimmed = {k: v[: self.applied] for k, v in self.history.items()}
+        state = self.optimizer.state_dict() if isinstance(self.optimizer, torch.optim.Adam) else None
+        assert self.checkpoint is not None
+        self.checkpoint.save(self.x, self.applied, trimmed, state)
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> Any:
+    # cache_enabled=False: autocast's weight cache must not outlive a CUDA-graph capture
+    return torch.autocast(device.type, dtype=dtype, cache_enabled=False) if dtype else contextlib.nullcontext()
+
+
+def _stacked(losses: dict[str, torch.Tensor]) -> torch.Tensor:
+    return torch.stack([losses[k].detach().float() for k in LOSS_TERMS])
+
+
+# ----------------------------------------------------------------------------------------- the loops
+def _adam_loop(run: Run, objective: Objective, autocast: Callable[[], Any], resumed: dict | None,
+               use_graphs: bool) -> None:
+    """Adam on the pixels: zero the gradient, evaluate, step, clamp to [0, 1]; a cosine learning rate."""
+    x, spec = run.x, run.spec
+    opt = run.optimizer = _make_adam(x, run.lr, use_graphs, resumed)
+    graph = _AdamGraph(opt, x, objective, autocast) if use_graphs and str(x.device) not in _CAPTURE_FAILED else None
+
+    def whole_step() -> torch.Tensor:
+        """One step with no host sync and no Python-side state: what a CUDA graph records."""
+        opt.zero_grad(set_to_none=True)  # .grad is None: backward writes (not adds) the gradient
+        with autocast():
+            losses = objective(x)
+        losses["total"].sum().backward()  # a batch: the items' losses add, their gradients stay apart
+        _update(opt, x)
+        return _stacked(losses)
+
+    while run.step < run.steps:
+        _set_lr(opt, run.lr * _cosine(run.step, run.steps) if spec.lr_decay else run.lr)
+        if graph is not None and graph.ready_to_capture(run.steps - run.step):
+            run.graphed = graph.capture(whole_step)
+            if not run.graphed:
+                graph = None  # capture failed or disagreed: ordinary steps from here on
+        if graph is not None and graph.active:
+            run.record(graph.step())  # a replay: forward, backward and update, recorded after
+        else:
+            with graph.warmup() if graph is not None else contextlib.nullcontext():
+                opt.zero_grad(set_to_none=True)
+                with autocast():
+                    losses = objective(x)
+                losses["total"].sum().backward()
+                run.record(_stacked(losses))  # may stop the run before this step's update
+                _update(opt, x)
+        run.applied = run.step
+        run.save_checkpoint()
+
+
+def _lbfgs_loop(run: Run, objective: Objective, autocast: Callable[[], Any]) -> None:
+    """L-BFGS with a strong-Wolfe line search; each objective evaluation is one step."""
+    # L-BFGS's curvature history is not checkpointed: a resumed run restarts it from the saved image.
+    opt = run.optimizer = torch.optim.LBFGS(
+        [run.x], lr=run.lr, max_iter=run.steps, max_eval=run.steps + 1, history_size=50,
+        tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        if run.step >= run.steps:
+            raise StopOptimization
+        opt.zero_grad(set_to_none=True)
+        with autocast():
+            losses = objective(run.x)
+        total = losses["total"].sum()
+        total.backward()
+        run.record(_stacked(losses))
+        run.applied = run.step
+        run.save_checkpoint()
+        return total
+
+    while run.step < run.steps:
+        before = run.step
+        opt.step(closure)
+        if run.step == before:  # converged exactly: nothing left to do
+            break
+
+
+def _cosine(step: int, steps: int) -> float:
+    """The learning-rate factor at ``step``: a cosine from 1 down to 0.05."""
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps))
+
+
+def _set_lr(opt: torch.optim.Optimizer, value: float) -> None:
+    slot = opt.param_groups[0]["lr"]
+    if torch.is_tensor(slot):
+        slot.fill_(value)  # in place: a captured graph reads this tensor
+    else:
+        opt.param_groups[0]["lr"] = value
+
+
+def _update(opt: torch.optim.Optimizer, x: torch.Tensor) -> None:
+    opt.step()
+    with torch.no_grad():
+        x.clamp_(0, 1)
+
+
+def _make_adam(x: torch.Tensor, lr: float, use_graphs: bool, resumed: dict | None) -> torch.optim.Adam:
+    """Adam on ``x``; for CUDA graphs its learning rate is a device tensor and it is ``capturable``."""
+    capturable = use_graphs and x.device.type == "cuda"
+    opt = torch.optim.Adam([x], lr=torch.tensor(lr, device=x.device) if use_graphs else lr, capturable=capturable)
+    if resumed is not None and resumed.get("optimizer"):
+        lr_slot = opt.param_groups[0]["lr"]
+        opt.load_state_dict(resumed["optimizer"])
+        opt.param_groups[0].update(lr=lr_slot, capturable=capturable)
+        if "step" in opt.state[x]:  # a capturable Adam keeps its step count on the device
+            opt.state[x]["step"] = opt.state[x]["step"].to(x.device if capturable else "cpu", torch.float32)
+    return opt
+
+
+# ----------------------------------------------------------------------------------------- the entry point
+def optimize(objective: Objective, init: torch.Tensor, spec: RunSpec | None = None, *, steps: int = 300,
+             **options: Any) -> StyleResult:
     """Optimise the pixels of ``init`` (RGB in [0, 1]) to lower ``objective``.
+
+    ``spec`` is a :class:`~nsthelpers.specs.RunSpec`; keywords override its fields (or build one), e.g.
+    ``optimize(objective, photo, steps=100, optimizer="lbfgs")``. ``steps`` counts objective evaluations.
 
     Adam keeps pixels in [0, 1] after every step and, with ``lr_decay``, follows a cosine schedule
     to 5 % of ``lr``; L-BFGS uses a strong-Wolfe line search and the result is clipped at the end.
-    One "step" is one objective evaluation (L-BFGS's line search counts its evaluations).
-
-    ``precision="auto"`` runs VGG under bf16 autocast on CUDA (Gram matrices and losses stay fp32)
-    and in fp32 elsewhere; ``"fp32"`` forces full precision, ``"bf16"`` forces autocast.
-
-    ``cuda_graphs="auto"`` records one whole Adam step (forward, backward, update, clipping) as a
-    CUDA graph after a few ordinary steps and replays it: one launch per step instead of hundreds,
-    which is what limits small images on a fast GPU. The first replay is checked against an
-    ordinary evaluation; if capture fails or disagrees, the run warns and goes on without graphs.
-    ``False`` never uses them; ``True`` requires them (Adam on CUDA). L-BFGS never uses them (its
-    line search decides on the host how many evaluations a step takes).
-
-    With ``checkpoint_path``, the image, step, loss history and optimiser state are written there
-    (atomically) every ``checkpoint_every`` steps; if the file already exists for this problem,
-    the run resumes from it.
+    ``precision="auto"`` runs VGG under bf16 autocast on CUDA (Gram matrices and losses stay fp32).
+    ``cuda_graphs="auto"`` records one whole Adam step (forward, backward, update, clipping) as a CUDA
+    graph after a few ordinary steps and replays it (one launch per step instead of hundreds); the first
+    replay is checked against an ordinary evaluation, and a failed or disagreeing capture warns and goes
+    on without graphs. L-BFGS never uses them (its line search decides on the host how many evaluations
+    a step takes). With ``checkpoint_path`` the run saves itself every ``checkpoint_every`` steps and
+    resumes from an existing file of the same problem.
 
     The run ends early, keeping the image so far, when the callback returns True or raises
-    :class:`StopOptimization`, on KeyboardInterrupt, or when a loss turns non-finite (then the last
-    image with finite losses is returned and ``message`` names the term).
+    :class:`StopOptimization`, on KeyboardInterrupt, when the loss stops improving (``stop_below``), or
+    when a loss turns non-finite (then the last image with finite losses is returned and ``message``
+    names the term).
     """
+    spec = dataclasses.replace(spec, **options) if spec is not None else RunSpec(**options)
     if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    lr = resolve_optimizer(optimizer, lr)
-    if callback_every <= 0:
-        raise ValueError(f"callback_every must be ≥ 1, got {callback_every}")
-    if checkpoint_every is not None and checkpoint_every <= 0:
-        raise ValueError(f"checkpoint_every must be ≥ 1, got {checkpoint_every}")
-    autocast_dtype = resolve_precision(precision, init.device)
-    use_graphs = resolve_cuda_graphs(cuda_graphs, optimizer, init.device)
-    checkpoint = Path(checkpoint_path) if checkpoint_path is not None else None
-    if checkpoint is not None and checkpoint_every is None:
-        checkpoint_every = max(callback_every, 50)
+    lr = resolve_optimizer(spec.optimizer, spec.lr)
+    dtype = resolve_precision(spec.precision, init.device)
+    use_graphs = resolve_cuda_graphs(spec.cuda_graphs, spec.optimizer, init.device)
+    run = Run(_prepared_pixels(init, objective), steps, spec, lr, _checkpoint_for(spec, init, steps, lr))
+    resumed = run.checkpoint.load() if run.checkpoint is not None else None
+    if resumed is not None:
+        _resume(run, resumed)
+    run.last_good = run.x.detach().clone()
+    run.bar = _progress_bar(steps, run.step) if spec.progress else None
+    t0 = time.perf_counter()
+    _run_loop(run, objective, lambda: _autocast(init.device, dtype), resumed, use_graphs)
+    return _result(run, objective, time.perf_counter() - t0, resumed, init)
 
+
+def _prepared_pixels(init: torch.Tensor, objective: Objective) -> torch.Tensor:
     x = init.detach().clone().clamp_(0, 1)
     if init.device.type == "cuda":
         x = x.contiguous(memory_format=torch.channels_last)
         objective.model.to(memory_format=torch.channels_last)
-    x.requires_grad_(True)
-    history: dict[str, list[float]] = {k: [] for k in LOSS_TERMS}
-    pending: list[torch.Tensor] = []  # stacked loss terms not yet copied to the host
-    # "completed": optimiser updates applied to x (Adam: one per step; L-BFGS: x is always current)
-    state = {"step": 0, "completed": 0, "last_good": x.detach().clone(), "stop": "finished", "message": "",
-             "opt": None, "graphed": False}
-    fingerprint = {"shape": tuple(x.shape), "steps": steps, "optimizer": optimizer, "lr": lr}
-    resumed = _load_checkpoint(checkpoint, fingerprint) if checkpoint is not None else None
-    if resumed is not None:
-        with torch.no_grad():
-            x.copy_(resumed["image"].to(x.device))
-        state["step"] = state["completed"] = resumed["step"]
-        for k in LOSS_TERMS:
-            history[k] = list(resumed["history"][k])
-        state["last_good"] = x.detach().clone()
-    bar = _progress_bar(steps, state["step"]) if progress else None
+    return x.requires_grad_(True)
 
-    def flush() -> None:
-        """Copy pending losses to the host (one sync), check they are finite, remember a good image."""
-        if not pending:
-            return
-        values = torch.stack(pending).cpu().tolist()
-        pending.clear()
-        for row in values:
-            for k, v in zip(LOSS_TERMS, row):
-                history[k].append(v)
-        first_bad = next((i for i, row in enumerate(values) if not all(map(math.isfinite, row))), None)
-        if first_bad is not None:
-            row = values[first_bad]
-            terms = [k for k, v in zip(LOSS_TERMS, row) if k != "total" and not math.isfinite(v)] or ["total"]
-            step = state["step"] - len(values) + first_bad + 1
-            state["stop"] = "non-finite loss"
-            state["message"] = (
-                f"the {' and '.join(terms)} loss became non-finite at step {step}; likely causes: a learning "
-                f"rate too high (lr={lr}), extreme loss weights, or a broken input image. "
-                "Returned the last image whose losses were finite."
-            )
-            raise StopOptimization
-        state["last_good"] = x.detach().clone()
-        if bar is not None:
-            bar.n = state["step"]
-            bar.set_postfix({k: f"{history[k][-1]:.3g}" for k in LOSS_TERMS}, refresh=False)
-            bar.refresh()
 
-    def autocast():
-        # cache_enabled=False: autocast's weight cache must not outlive a CUDA-graph capture
-        return (torch.autocast(x.device.type, dtype=autocast_dtype, cache_enabled=False) if autocast_dtype
-                else contextlib.nullcontext())
+def _checkpoint_for(spec: RunSpec, init: torch.Tensor, steps: int, lr: float) -> Checkpoint | None:
+    if spec.checkpoint_path is None:
+        return None
+    every = spec.checkpoint_every or max(spec.callback_every, 50)
+    fingerprint = {"shape": tuple(init.shape), "steps": steps, "optimizer": spec.optimizer, "lr": lr}
+    return Checkpoint(Path(spec.checkpoint_path), every, fingerprint)
 
-    def record(terms: torch.Tensor) -> None:
-        """Book one evaluation (its stacked loss terms, still on the device); flush and call back every N."""
-        state["step"] += 1
-        pending.append(terms)
-        step = state["step"]
-        if step % callback_every == 0 or step == steps:
-            flush()
-            if callback is not None:
-                info = StepInfo(step, steps, {k: history[k][-1] for k in LOSS_TERMS}, x.detach().clamp(0, 1))
-                if callback(info):
-                    state["stop"] = "callback"
-                    raise StopOptimization
 
-    def forward_backward() -> dict[str, torch.Tensor]:
-        with autocast():
-            losses = objective(x)
-        losses["total"].backward()
-        return losses
+def _resume(run: Run, saved: dict) -> None:
+    with torch.no_grad():
+        run.x.copy_(saved["image"].to(run.x.device))
+    run.step = run.applied = saved["step"]
+    run.history = {k: list(saved["history"][k]) for k in LOSS_TERMS}
 
-    def stacked(losses: dict[str, torch.Tensor]) -> torch.Tensor:
-        return torch.stack([losses[k].detach().float() for k in LOSS_TERMS])
 
-    def evaluate() -> torch.Tensor:
-        if state["step"] >= steps:
-            raise StopOptimization
-        losses = forward_backward()
-        record(stacked(losses))
-        return losses["total"]
-
-    def save_checkpoint(opt_state: dict | None) -> None:
-        flush()
-        _save_checkpoint(checkpoint, fingerprint, x.detach(), state["step"], history, opt_state)
-
-    t0 = time.perf_counter()
+def _run_loop(run: Run, objective: Objective, autocast: Callable[[], Any], resumed: dict | None,
+              use_graphs: bool) -> None:
+    """Run the chosen loop; turn the ways a run can end early into a stop reason and a message."""
     cudnn_benchmark = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = True
     try:
-        if optimizer == "adam":
-            capturable = use_graphs and x.device.type == "cuda"
-            opt = state["opt"] = torch.optim.Adam(
-                [x], lr=torch.tensor(lr, device=x.device) if use_graphs else lr, capturable=capturable)
-            lr_slot = opt.param_groups[0]["lr"]
-            if resumed is not None and resumed.get("optimizer"):
-                opt.load_state_dict(resumed["optimizer"])
-                opt.param_groups[0].update(lr=lr_slot, capturable=capturable)
-                if "step" in opt.state[x]:  # a capturable Adam keeps its step count on the device
-                    opt.state[x]["step"] = opt.state[x]["step"].to(x.device if capturable else "cpu", torch.float32)
-
-            def set_lr(step: int) -> None:
-                value = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps))) if lr_decay else lr
-                if torch.is_tensor(lr_slot):
-                    lr_slot.fill_(value)  # in place: a captured graph reads this tensor
-                else:
-                    opt.param_groups[0]["lr"] = value
-
-            def update() -> None:
-                opt.step()
-                with torch.no_grad():
-                    x.clamp_(0, 1)
-
-            def whole_step() -> torch.Tensor:
-                """One step with no host sync and no Python-side state: what a CUDA graph records."""
-                # .grad is None here, so backward writes (not adds) the gradient: a replay starts afresh
-                opt.zero_grad(set_to_none=True)
-                terms = stacked(forward_backward())
-                update()
-                return terms
-
-            backend = _graph_backend(x.device) if use_graphs and str(x.device) not in _CAPTURE_FAILED else None
-            warmup_left = GRAPH_WARMUP_STEPS
-            replay, first = None, None
-            while state["step"] < steps:
-                set_lr(state["step"])
-                if backend is not None and replay is None and warmup_left <= 0 and steps - state["step"] > 1:
-                    replay, first = _capture_step(backend, whole_step, x, opt, objective, autocast)
-                    if replay is None:
-                        backend = None  # capture failed or disagreed: ordinary steps from here on
-                    else:
-                        state["graphed"] = True
-                if first is not None:  # the checking replay was this step's update
-                    terms, first = first, None
-                    record(terms)
-                elif replay is not None:
-                    record(replay())
-                else:
-                    with backend.warmup() if backend is not None else contextlib.nullcontext():
-                        opt.zero_grad(set_to_none=True)
-                        evaluate()  # records (and may stop) before the update, unlike a replay
-                        update()
-                    warmup_left -= 1
-                state["completed"] = state["step"]
-                if checkpoint is not None and state["step"] % checkpoint_every == 0:
-                    save_checkpoint(opt.state_dict())
+        if run.spec.optimizer == "adam":
+            _adam_loop(run, objective, autocast, resumed, use_graphs)
         else:
-            # L-BFGS's curvature history is not checkpointed: a resumed run restarts it from the saved image.
-            opt = torch.optim.LBFGS([x], lr=lr, max_iter=steps, max_eval=steps + 1, history_size=50,
-                                    tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
-
-            def closure() -> torch.Tensor:
-                opt.zero_grad(set_to_none=True)
-                loss = evaluate()
-                state["completed"] = state["step"]
-                if checkpoint is not None and state["step"] % checkpoint_every == 0:
-                    save_checkpoint(None)
-                return loss
-
-            while state["step"] < steps:
-                before = state["step"]
-                opt.step(closure)
-                if state["step"] == before:  # converged exactly: nothing left to do
-                    break
+            _lbfgs_loop(run, objective, autocast)
         with contextlib.suppress(StopOptimization):
-            flush()
+            run.flush()
     except StopOptimization:
-        if state["stop"] == "finished" and state["step"] < steps:
-            state["stop"] = "callback"
-        if state["stop"] != "non-finite loss":
+        if run.stopped == "finished" and run.step < run.steps:
+            run.stopped = "callback"
+        if run.stopped != "non-finite loss":
             with contextlib.suppress(StopOptimization):
-                flush()
+                run.flush()
     except KeyboardInterrupt:
-        state["stop"] = "interrupted"
-        state["message"] = f"interrupted at step {state['step']}; returning the image so far"
-        if checkpoint is not None:
-            # Save the work up to the last applied update, so nothing is lost.
-            with contextlib.suppress(StopOptimization):
-                flush()
-            pending.clear()
-            done = state["completed"]
-            trimmed = {k: v[:done] for k, v in history.items()}
-            opt_state = state["opt"].state_dict() if state["opt"] is not None else None
-            _save_checkpoint(checkpoint, fingerprint, x.detach(), done, trimmed, opt_state)
-            state["message"] += f" (saved; re-run with the same checkpoint_path to resume from step {done})"
-        pending.clear()
+        run.stopped = "interrupted"
+        run.message = f"interrupted at step {run.step}; returning the image so far"
+        if run.checkpoint is not None:
+            run.save_applied()
+            run.message += f" (saved; re-run with the same checkpoint_path to resume from step {run.applied})"
+        run.pending.clear()
     finally:
         torch.backends.cudnn.benchmark = cudnn_benchmark
-        if bar is not None:
-            bar.close()
-    elapsed = time.perf_counter() - t0
+        if run.bar is not None:
+            run.bar.close()
 
-    final = state["last_good"] if state["stop"] == "non-finite loss" else x.detach()
-    final = torch.nan_to_num(final.float(), nan=0.0).clamp(0, 1).cpu().contiguous()
-    done = state["step"]
-    new_steps = done - (resumed["step"] if resumed is not None else 0)
+
+def _result(run: Run, objective: Objective, elapsed: float, resumed: dict | None, init: torch.Tensor) -> StyleResult:
+    """The returned picture (finite, clipped, on the CPU), scored once more so the numbers describe it."""
+    picture = run.last_good if run.stopped == "non-finite loss" else run.x.detach()
+    assert picture is not None
+    picture = torch.nan_to_num(picture.float(), nan=0.0).clamp(0, 1).cpu().contiguous()
+    new_steps = run.step - (resumed["step"] if resumed is not None else 0)
     timings = {"optimize_s": elapsed, "ms_per_step": 1000 * elapsed / max(new_steps, 1)}
-    result = StyleResult(final, history, done, timings, state["stop"], state["message"])
-    if state["stop"] != "non-finite loss":
-        # The history holds losses of the points the optimiser evaluated; L-BFGS's last point can lie
-        # outside [0, 1]. Score the picture actually returned, so reported numbers describe it.
+    result = StyleResult(picture, run.history, run.step, timings, run.stopped, run.message)
+    if run.stopped != "non-finite loss":
+        # L-BFGS's last evaluated point can lie outside [0, 1]: score the picture actually returned.
         with torch.no_grad():
-            terms = objective(final.to(init.device, init.dtype))
-        result.final = {k: float(terms[k]) for k in LOSS_TERMS}
-    result.settings["cuda_graphs"] = state["graphed"]
+            terms = objective(picture.to(init.device, init.dtype))
+        result.final = {k: terms[k].tolist() for k in LOSS_TERMS}  # floats; for a batch, one per item
+    result.settings["cuda_graphs"] = run.graphed
     if resumed is not None:
         result.settings["resumed_from_step"] = resumed["step"]
     return result
 
 
-GRAPH_WARMUP_STEPS = 3  # ordinary steps before capture (cuDNN autotuning, lazy initialisation, Adam's state)
+def _progress_bar(steps: int, initial: int = 0) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=steps, initial=initial, desc="stylize", unit="step")
 
 
+# ----------------------------------------------------------------------------------------- CUDA graphs
 class CudaGraphBackend:
     """Records a step function once as a CUDA graph; each replay re-runs its kernels on the same memory."""
 
@@ -373,7 +435,7 @@ class CudaGraphBackend:
         self.stream = torch.cuda.Stream()
 
     @contextlib.contextmanager
-    def warmup(self):
+    def warmup(self) -> Any:
         """Run steps before capture on a side stream, as PyTorch's CUDA-graph recipe requires."""
         self.stream.wait_stream(torch.cuda.current_stream())
         try:
@@ -399,8 +461,47 @@ def _graph_backend(device: torch.device) -> CudaGraphBackend:
     return CudaGraphBackend()
 
 
-def _capture_step(backend, whole_step: Callable[[], torch.Tensor], x: torch.Tensor, opt: torch.optim.Optimizer,
-                  objective: Objective, autocast: Callable) -> tuple[Callable[[], torch.Tensor] | None, torch.Tensor | None]:
+class _AdamGraph:
+    """Adam's step as a CUDA graph: warm-up steps on a side stream, one checked capture, then replays."""
+
+    def __init__(self, opt: torch.optim.Optimizer, x: torch.Tensor, objective: Objective,
+                 autocast: Callable[[], Any]) -> None:
+        self.backend = _graph_backend(x.device)
+        self.opt, self.x, self.objective, self.autocast = opt, x, objective, autocast
+        self.warmup_left = GRAPH_WARMUP_STEPS
+        self.replay: Callable[[], torch.Tensor] | None = None
+        self.first: torch.Tensor | None = None  # the checking replay's terms: that replay already updated x
+
+    @property
+    def active(self) -> bool:
+        return self.replay is not None
+
+    def ready_to_capture(self, steps_left: int) -> bool:
+        return self.replay is None and self.warmup_left <= 0 and steps_left > 1
+
+    @contextlib.contextmanager
+    def warmup(self) -> Any:
+        with self.backend.warmup():
+            yield
+        self.warmup_left -= 1
+
+    def capture(self, whole_step: Callable[[], torch.Tensor]) -> bool:
+        """Record and check the step; False (after a warning) when it cannot be used."""
+        self.replay, self.first = _capture_step(self.backend, whole_step, self.x, self.opt, self.objective,
+                                                self.autocast)
+        return self.replay is not None
+
+    def step(self) -> torch.Tensor:
+        if self.first is not None:
+            terms, self.first = self.first, None
+            return terms
+        assert self.replay is not None
+        return self.replay()
+
+
+def _capture_step(backend: Any, whole_step: Callable[[], torch.Tensor], x: torch.Tensor,
+                  opt: torch.optim.Optimizer, objective: Objective, autocast: Callable[[], Any],
+                  ) -> tuple[Callable[[], torch.Tensor] | None, torch.Tensor | None]:
     """Capture ``whole_step`` and replay it once, checked against an ordinary evaluation at the same image.
 
     Returns ``(replay, first)``: ``replay()`` runs one step and returns a copy of its loss terms, and
@@ -415,9 +516,9 @@ def _capture_step(backend, whole_step: Callable[[], torch.Tensor], x: torch.Tens
         with torch.no_grad(), autocast():
             expected = objective(x)["total"].detach().float()
         run()
-        agree = torch.isfinite(out).all() & torch.isclose(out[0], expected, rtol=1e-2, atol=1e-6)
-        reason = None if bool(agree) else (f"the replayed loss {float(out[0]):.6g} differs from an ordinary "
-                                           f"evaluation ({float(expected):.6g})")
+        agree = torch.isfinite(out).all() & torch.isclose(out[0], expected, rtol=1e-2, atol=1e-6).all()
+        reason = None if bool(agree) else (f"the replayed loss {float(out[0].sum()):.6g} differs from an "
+                                           f"ordinary evaluation ({float(expected.sum()):.6g})")
     except Exception as exc:  # capture unsupported here: keep going without graphs
         reason = f"capture failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
         _CAPTURE_FAILED.add(str(x.device))
@@ -428,7 +529,7 @@ def _capture_step(backend, whole_step: Callable[[], torch.Tensor], x: torch.Tens
         opt.state[x].update(saved_state)
         opt.zero_grad(set_to_none=True)
         warnings.warn(f"CUDA graphs not used: {reason}; continuing with ordinary steps "
-                      "(pass cuda_graphs=False to skip the attempt)", RuntimeWarning, stacklevel=3)
+                      "(pass cuda_graphs=False to skip the attempt)", RuntimeWarning, stacklevel=4)
         return None, None
 
     def replay() -> torch.Tensor:
@@ -436,36 +537,3 @@ def _capture_step(backend, whole_step: Callable[[], torch.Tensor], x: torch.Tens
         return out.clone()  # the graph overwrites ``out`` at the next replay
 
     return replay, out.clone()
-
-
-def _progress_bar(steps: int, initial: int = 0):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=steps, initial=initial, desc="stylize", unit="step")
-
-
-def _save_checkpoint(path: Path, fingerprint: dict, image: torch.Tensor, step: int,
-                     history: dict[str, list[float]], opt_state: dict | None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "image": image.cpu().contiguous(),
-               "step": step, "history": history, "optimizer": opt_state}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-
-
-def _load_checkpoint(path: Path, fingerprint: dict) -> dict | None:
-    if not path.exists():
-        return None
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise ValueError(f"checkpoint {path} is unreadable ({type(exc).__name__}); delete it to start afresh") from None
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not an nsthelpers checkpoint; choose another checkpoint_path")
-    if data["fingerprint"] != fingerprint:
-        raise ValueError(
-            f"checkpoint {path} belongs to another run ({data['fingerprint']}, this one is {fingerprint}); "
-            "delete it or choose another checkpoint_path"
-        )
-    return data

@@ -1,4 +1,8 @@
-"""Loss terms of neural style transfer: content, style (Gram or mean/covariance), total variation."""
+"""Loss terms of neural style transfer: content, style (Gram, masked Gram or mean/covariance), total variation.
+
+Each term is one number for the whole input, or with ``per_item=True`` one number per image of a batch
+(shape (N,)): what a batched optimisation of N independent pictures needs.
+"""
 from __future__ import annotations
 
 from typing import Mapping
@@ -6,18 +10,26 @@ from typing import Mapping
 import torch
 import torch.nn.functional as F
 
-from .gram import at_least_fp32, gram_matrix
+from .gram import at_least_fp32, gram_matrix, masked_gram
 
 
-def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def mse(a: torch.Tensor, b: torch.Tensor, per_item: bool = False) -> torch.Tensor:
+    """Mean squared error; with ``per_item`` one mean per item of the leading (batch) dimension."""
+    if not per_item:
+        return F.mse_loss(a, b)
+    return (a - b).pow(2).flatten(1).mean(1)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor, per_item: bool = False) -> torch.Tensor:
     """Mean squared error between the image's and the content image's activations at one layer."""
-    return F.mse_loss(at_least_fp32(features), at_least_fp32(target))
+    return mse(at_least_fp32(features), at_least_fp32(target).expand_as(features), per_item)
 
 
-def style_layer_loss(features: torch.Tensor, target_gram: torch.Tensor, normalize: str = "chw") -> torch.Tensor:
+def style_layer_loss(features: torch.Tensor, target_gram: torch.Tensor, normalize: str = "chw",
+                     per_item: bool = False) -> torch.Tensor:
     """Mean squared error between the Gram matrix of ``features`` and a precomputed target Gram."""
     gram = gram_matrix(features, normalize)
-    return F.mse_loss(gram, target_gram.expand_as(gram))
+    return mse(gram, target_gram.expand_as(gram), per_item)
 
 
 def style_loss(
@@ -50,14 +62,25 @@ def mean_cov(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, cov
 
 
-def mean_cov_loss(features: torch.Tensor, target_mean: torch.Tensor, target_cov: torch.Tensor) -> torch.Tensor:
+def mean_cov_loss(features: torch.Tensor, target_mean: torch.Tensor, target_cov: torch.Tensor,
+                  per_item: bool = False) -> torch.Tensor:
     """Style loss on first and second moments (mean and covariance) instead of the raw Gram matrix."""
     mean, cov = mean_cov(features)
-    return F.mse_loss(mean, target_mean.expand_as(mean)) + F.mse_loss(cov, target_cov.expand_as(cov))
+    return mse(mean, target_mean.expand_as(mean), per_item) + mse(cov, target_cov.expand_as(cov), per_item)
 
 
-def tv_loss(image: torch.Tensor) -> torch.Tensor:
+def tv_loss(image: torch.Tensor, per_item: bool = False) -> torch.Tensor:
     """Total variation: mean squared difference between neighbouring pixels (smoothness prior)."""
-    dx = image[..., :, 1:] - image[..., :, :-1]
-    dy = image[..., 1:, :] - image[..., :-1, :]
-    return at_least_fp32(dx).pow(2).mean() + at_least_fp32(dy).pow(2).mean()
+    dx = at_least_fp32(image[..., :, 1:] - image[..., :, :-1])
+    dy = at_least_fp32(image[..., 1:, :] - image[..., :-1, :])
+    if per_item:
+        return dx.pow(2).flatten(1).mean(1) + dy.pow(2).flatten(1).mean(1)
+    return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+def masked_style_loss(features: torch.Tensor, mask: torch.Tensor, target_gram: torch.Tensor,
+                      normalize: str = "chw", per_item: bool = False) -> torch.Tensor:
+    """MSE between the masked Gram of ``features`` and a style's Gram, weighted by the mask's share of the image."""
+    share = mask.float().mean()
+    gram = masked_gram(features, mask, normalize)
+    return share * mse(gram, target_gram.expand_as(gram), per_item)

@@ -1,165 +1,157 @@
 """The neural-style-transfer loss as a module: content, style (Gram, masked Gram or mean/covariance), TV.
 
-Targets (content activations, style Gram matrices) are computed once when the objective is built.
+Targets (content activations, style statistics) are computed once when the objective is built. What
+the loss is made of comes from a :class:`~nsthelpers.specs.LossSpec`; ``Objective(model, photo,
+[painting], style_weight=1e6)`` builds one from keywords.
 """
 from __future__ import annotations
 
-import math
-from typing import Mapping, Sequence
+import dataclasses
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import checks
 from .gram import gram_matrix
-from .losses import content_loss, mean_cov, mean_cov_loss, style_layer_loss, tv_loss
-from .vgg import VGG19Features, deepest_layer, layer_index
+from .losses import content_loss, masked_style_loss, mean_cov, mean_cov_loss, style_layer_loss, tv_loss
+from .specs import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, STYLE_LOSSES, LossSpec
+from .vgg import VGG19Features, deepest_layer
 
-DEFAULT_CONTENT_LAYERS: tuple[str, ...] = ("relu4_2",)
-DEFAULT_STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-# Activations of the Caffe model (0-255 input) are ~60x those of ImageNet-normalised models, so the
-# style term (4th power of activations) vs the content term (2nd power) differs by ~60². These are the
-# defaults that give a balanced picture for each preprocessing convention (see notebook 05).
-DEFAULT_STYLE_WEIGHT = {"caffe": 1e2, "imagenet": 3e5}
+__all__ = ["DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS", "DEFAULT_STYLE_WEIGHT", "DEFAULT_STYLE_WEIGHT_UNBALANCED",
+           "DEFAULT_TV_WEIGHT",
+           "STYLE_LOSSES", "Objective", "default_style_weight", "default_tv_weight"]
+
+# With balanced layers (the default) each layer's style loss is a ratio (1 for a black picture), so the
+# style weight only has to match the content loss, mean((F − P)²) of relu4_2 activations: for the Caffe
+# model (0–255 input) those are ~60× an ImageNet-normalised model's, hence 1e7 against 1e7 / 60² ≈ 3e3.
+# 1e7 was chosen on three pairs at 288 px (3e6 … 3e7 give nearly the same pictures after 40 L-BFGS steps;
+# benchmarks/README.md).
+DEFAULT_STYLE_WEIGHT = {"caffe": 1e7, "imagenet": 3e3}
+# Without balancing (``balance_layers=False``) the raw Gram losses are ~1e6 with Caffe activations (the 4th
+# power of activations against the content's 2nd, so ~60² apart between the conventions).
+DEFAULT_STYLE_WEIGHT_UNBALANCED = {"caffe": 1e2, "imagenet": 3e5}
 # The TV term (mean squared difference of neighbouring [0, 1] pixels, ~0.01) does not scale with the
 # activations, so its weight must: with caffe weights at 192 px (Tübingen / Starry Night, 100 Adam steps)
 # 1e8 removes the pixel-level speckle and keeps the strokes, 1e9 blurs them, 1e10 washes the picture out,
 # 1 does nothing at all. The ImageNet value is the caffe one over the ~60² ratio of the content terms.
 DEFAULT_TV_WEIGHT = {"caffe": 1e8, "imagenet": 3e4}
-STYLE_LOSSES = ("gram", "mean_cov")
 
 
-
-def _check_layers(names: Sequence[str], what: str) -> list[str]:
-    names = list(names)
-    for n in names:
-        try:
-            layer_index(n)
-        except ValueError as exc:
-            raise ValueError(f"{what}: {exc}") from None
-    return names
+def default_style_weight(convention: str, balanced: bool = True) -> float:
+    """The package's style weight for a preprocessing convention (``"caffe"`` or ``"imagenet"``), with
+    balanced style layers (the default) or raw ones."""
+    return (DEFAULT_STYLE_WEIGHT if balanced else DEFAULT_STYLE_WEIGHT_UNBALANCED)[convention]
 
 
-def _min_side_for(layers: Sequence[str]) -> int:
-    """Smallest image side for which every named layer still has at least 1×1 activations."""
-    deepest = deepest_layer(layers)
-    block = int(deepest[-3]) if deepest.startswith(("conv", "relu")) else int(deepest[-1]) + 1
-    return 2 ** (block - 1)
+def default_tv_weight(convention: str) -> float:
+    """The package's TV weight for a preprocessing convention (``"caffe"`` or ``"imagenet"``)."""
+    return DEFAULT_TV_WEIGHT[convention]
 
 
 class Objective(nn.Module):
     """The NST loss for one content image and one or more style images, targets computed once.
 
-    ``objective(image)`` returns ``{"total", "content", "style", "tv"}`` (0-dim tensors). Weights and
-    per-layer style weights are plain attributes, so a lab can change them without recomputing targets.
-    Several style images are blended by ``style_blend`` (weights of their Gram targets).
+    ``objective(image)`` returns ``{"total", "content", "style", "tv"}`` (0-dim tensors). The weights
+    (``content_weight``, ``style_weight``, ``tv_weight``, ``style_layer_weights``) are plain attributes,
+    so a lab can change them without recomputing targets. Several style images are blended by
+    ``style_blend`` (weights of their targets), or each paints its own region with ``masks``.
+
+    Args:
+        model: a loaded VGG19 (:func:`nsthelpers.load_vgg19`).
+        content: the content image (1, 3, H, W) in [0, 1], on the model's device.
+        styles: the style images; may be empty when ``style_layers`` is.
+        spec: a :class:`~nsthelpers.specs.LossSpec`; keywords override its fields (or build one).
     """
 
-    def __init__(
-        self,
-        model: VGG19Features,
-        content: torch.Tensor,
-        styles: Sequence[torch.Tensor],
-        *,
-        content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
-        style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
-        style_layer_weights: Sequence[float] | Mapping[str, float] | None = None,
-        style_blend: Sequence[float] | None = None,
-        content_weight: float = 1.0,
-        style_weight: float | None = None,
-        tv_weight: float | None = None,
-        gram_normalize: str = "chw",
-        style_loss: str = "gram",
-        masks: Sequence[torch.Tensor] | None = None,
-    ):
+    def __init__(self, model: VGG19Features, content: torch.Tensor, styles: Sequence[torch.Tensor] = (),
+                 spec: LossSpec | None = None, **options: Any) -> None:
         super().__init__()
-        if style_loss not in STYLE_LOSSES:
-            raise ValueError(f"style_loss={style_loss!r}; choose one of {STYLE_LOSSES}")
-        if masks is not None and style_loss != "gram":
-            raise ValueError("masks work with style_loss='gram' only")
-        self.style_loss_type = style_loss
-        self.content_layers = _check_layers(content_layers, "content_layers")
-        self.style_layers = _check_layers(style_layers, "style_layers")
-        if not self.content_layers and not self.style_layers:
-            raise ValueError("content_layers and style_layers are both empty: name at least one layer")
-        self.model = model.truncated(deepest_layer(self.content_layers + self.style_layers))
-        self.layers = list(dict.fromkeys(self.content_layers + self.style_layers))
-        self.gram_normalize = gram_normalize
-        self.content_weight = float(content_weight)
-        self.style_weight = float(DEFAULT_STYLE_WEIGHT[model.preprocess.convention] if style_weight is None else style_weight)
-        self.tv_weight = float(DEFAULT_TV_WEIGHT[model.preprocess.convention] if tv_weight is None else tv_weight)
-        self.style_layer_weights = _layer_weights(self.style_layers, style_layer_weights)
-        self.masks = None if masks is None else _check_masks(masks, len(styles), tuple(content.shape[-2:]), content.device)
-        self.set_targets(content, styles, style_blend)
+        spec = dataclasses.replace(spec, **options) if spec is not None else LossSpec(**options)
+        self.spec = spec
+        self.style_loss_type = spec.style_loss
+        self.content_layers = list(spec.content_layers)
+        self.style_layers = list(spec.style_layers)
+        self.layers = spec.layers
+        self.model = model.truncated(deepest_layer(self.layers))
+        self.gram_normalize = spec.gram_normalize
+        convention = model.preprocess.convention
+        self.content_weight = spec.content_weight
+        self.style_weight = float(default_style_weight(convention, spec.balance_layers)
+                                  if spec.style_weight is None else spec.style_weight)
+        self.tv_weight = float(default_tv_weight(convention) if spec.tv_weight is None else spec.tv_weight)
+        self.style_layer_weights = checks.layer_weights(self.style_layers, spec.style_layer_weights)
+        hw = (int(content.shape[-2]), int(content.shape[-1]))
+        self.masks = None if spec.masks is None else _check_masks(spec.masks, len(styles), hw, content.device)
+        self.set_targets(content, styles, spec.style_blend)
 
     @torch.no_grad()
-    def set_targets(self, content: torch.Tensor, styles: Sequence[torch.Tensor], style_blend: Sequence[float] | None = None) -> None:
-        """(Re)compute the content activations and blended style Gram targets."""
-        if not styles:
-            raise ValueError("at least one style image is needed")
-        blend = _blend_weights(len(styles), style_blend)
+    def set_targets(self, content: torch.Tensor, styles: Sequence[torch.Tensor] = (),
+                    style_blend: Sequence[float] | None = None) -> None:
+        """(Re)compute the content activations and the (blended) style targets."""
+        if self.style_layers and not styles:
+            raise ValueError("at least one style image is needed (or pass style_layers=[])")
         feats = self.model(content, self.layers)
         self.content_targets = {n: feats[n].detach() for n in self.content_layers}
+        style_feats = [self.model(s, self.style_layers) for s in styles] if self.style_layers else []
         if self.masks is not None:
             # one target per style image, each applied inside its own region (Gatys et al. 2017)
             self.layer_masks = {n: [F.interpolate(m, size=feats[n].shape[-2:], mode="area") for m in self.masks]
                                 for n in self.style_layers}
-            self.style_targets = {n: [] for n in self.style_layers}
-            for style in styles:
-                sf = self.model(style, self.style_layers)
-                for n in self.style_layers:
-                    self.style_targets[n].append(gram_matrix(sf[n], self.gram_normalize))
-            return
-        targets: dict[str, object] = {}
-        for w, style in zip(blend, styles):
-            sf = self.model(style, self.style_layers) if self.style_layers else {}
-            for n in self.style_layers:
-                if self.style_loss_type == "gram":
-                    t = w * gram_matrix(sf[n], self.gram_normalize)
-                    targets[n] = t if n not in targets else targets[n] + t
-                else:
-                    mean, cov = mean_cov(sf[n])
-                    prev = targets.get(n, (0.0, 0.0))
-                    targets[n] = (prev[0] + w * mean, prev[1] + w * cov)
-        self.style_targets = targets
+            self.style_targets = {n: [gram_matrix(f[n], self.gram_normalize) for f in style_feats]
+                                  for n in self.style_layers}
+        else:
+            blend = checks.blend_weights(len(styles), style_blend) if styles else []
+            self.style_targets = {n: self._blended_target([f[n] for f in style_feats], blend)
+                                  for n in self.style_layers}
+        self.layer_scale = {n: self._balance(n, feats[n]) for n in self.style_layers}
+
+    def _balance(self, name: str, feats: torch.Tensor) -> float:
+        """1 / (the layer's style loss for all-zero features) with ``balance_layers``, else 1.
+
+        For the Gram loss that is ``1 / mean(A²)`` of the target Gram A: each layer's loss is then
+        measured relative to a black picture's, so relu1_1 (64 channels, small activations) and relu4_1
+        (512 channels, large ones) count alike instead of the latter dominating by orders of magnitude.
+        """
+        if not self.spec.balance_layers:
+            return 1.0
+        zero_loss = float(self._style_term(name, torch.zeros_like(feats[:1])))
+        return 1.0 / zero_loss if zero_loss > 0 else 1.0
+
+    def _blended_target(self, feats: list[torch.Tensor], blend: list[float]) -> Any:
+        """One layer's style target: the blend of each style image's Gram (or mean and covariance)."""
+        if self.style_loss_type == "gram":
+            return torch.stack([w * gram_matrix(f, self.gram_normalize) for w, f in zip(blend, feats)]).sum(0)
+        stats = [mean_cov(f) for f in feats]
+        return (sum(w * m for w, (m, _) in zip(blend, stats)), sum(w * c for w, (_, c) in zip(blend, stats)))
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The loss terms of ``image``: 0-dim tensors for one picture, (N,) vectors for a batch of N (each
+        item scored against the same targets, with its own weights when the weights are (N,) tensors)."""
         feats = self.model(image, self.layers)
-        zero = image.new_zeros((), dtype=torch.promote_types(image.dtype, torch.float32))
-        c = sum((content_loss(feats[n], self.content_targets[n]) for n in self.content_layers), zero)
-        s = sum((self.style_layer_weights[n] * self._style_term(n, feats[n]) for n in self.style_layers), zero)
-        t = tv_loss(image) if self.tv_weight else zero
+        per_item = image.shape[0] > 1
+        zero = image.new_zeros((image.shape[0],) if per_item else (), dtype=torch.promote_types(image.dtype, torch.float32))
+        c = sum((content_loss(feats[n], self.content_targets[n], per_item) for n in self.content_layers), zero)
+        s = sum((self.style_layer_weights[n] * self.layer_scale[n] * self._style_term(n, feats[n], per_item)
+                 for n in self.style_layers), zero)
+        t = tv_loss(image, per_item)  # reported even at weight 0: how smooth the picture is
         total = self.content_weight * c + self.style_weight * s + self.tv_weight * t
         return {"total": total, "content": c, "style": s, "tv": t}
 
-    def _style_term(self, name: str, feats: torch.Tensor) -> torch.Tensor:
-        target = self.style_targets[name]
+    def _style_term(self, name: str, feats: torch.Tensor, per_item: bool = False) -> torch.Tensor:
+        target: Any = self.style_targets[name]
         if self.masks is not None:
-            return sum(masked_style_loss(feats, m, g, self.gram_normalize)
-                       for m, g in zip(self.layer_masks[name], target))
+            return torch.stack([masked_style_loss(feats, m, g, self.gram_normalize, per_item)
+                                for m, g in zip(self.layer_masks[name], target)]).sum(0)
         if self.style_loss_type == "mean_cov":
-            return mean_cov_loss(feats, *target)
-        return style_layer_loss(feats, target, self.gram_normalize)
+            return mean_cov_loss(feats, target[0], target[1], per_item)
+        return style_layer_loss(feats, target, self.gram_normalize, per_item)
 
 
-def masked_gram(features: torch.Tensor, mask: torch.Tensor, normalize: str = "chw") -> torch.Tensor:
-    """Gram matrix of the features inside a soft mask (1, 1, h, w): positions weighted by the mask,
-    normalised by the mask's area instead of H·W (equals :func:`gram_matrix` for an all-ones mask)."""
-    c = features.shape[1]
-    gram = gram_matrix(features * mask, "none")  # fp32, outside autocast
-    area = mask.float().sum().clamp_min(1e-8)
-    scale = {"none": 1.0, "hw": area, "chw": c * area, "gatys": 2.0 * c * area}[normalize]
-    return gram / scale
 
-
-def masked_style_loss(features: torch.Tensor, mask: torch.Tensor, target_gram: torch.Tensor, normalize: str) -> torch.Tensor:
-    """MSE between the masked Gram of ``features`` and a style's Gram, weighted by the mask's share of the image."""
-    share = mask.float().mean()
-    gram = masked_gram(features, mask, normalize)
-    return share * F.mse_loss(gram, target_gram.expand_as(gram))
-
-
-def _check_masks(masks, n_styles: int, hw: tuple[int, int], device) -> list[torch.Tensor]:
+def _check_masks(masks: Sequence[Any], n_styles: int, hw: tuple[int, int], device: torch.device) -> list[torch.Tensor]:
+    """Masks as (1, 1, H, W) float tensors in [0, 1] at the content's size, one per style image."""
     masks = list(masks)
     if len(masks) != n_styles:
         raise ValueError(f"masks: got {len(masks)} masks for {n_styles} style images; give one mask per style")
@@ -172,40 +164,9 @@ def _check_masks(masks, n_styles: int, hw: tuple[int, int], device) -> list[torc
             raise ValueError(f"masks[{i}] must be (H, W), (1, H, W) or (1, 1, H, W); got {tuple(m.shape)}")
         if not torch.isfinite(m).all() or m.min() < 0 or m.max() > 1:
             raise ValueError(f"masks[{i}] must hold values in [0, 1]")
-        out.append(F.interpolate(m, size=hw, mode="bilinear", align_corners=False).to(device) if m.shape[-2:] != hw else m.to(device))
-    if (sum(out) == 0).all():
+        if m.shape[-2:] != hw:
+            m = F.interpolate(m, size=hw, mode="bilinear", align_corners=False)
+        out.append(m.to(device))
+    if not bool(torch.stack(out).sum(0).gt(0).any()):
         raise ValueError("masks cover no pixel: at least one mask must be non-zero somewhere")
     return out
-
-def _layer_weights(layers: list[str], weights) -> dict[str, float]:
-    if weights is None:
-        return {n: 1.0 for n in layers}
-    if isinstance(weights, Mapping):
-        unknown = set(weights) - set(layers)
-        if unknown:
-            raise ValueError(f"style_layer_weights names {sorted(unknown)} which are not in style_layers {layers}")
-        out = {n: float(weights.get(n, 1.0)) for n in layers}
-    else:
-        weights = list(weights)
-        if len(weights) != len(layers):
-            raise ValueError(f"style_layer_weights has {len(weights)} values for {len(layers)} style layers {layers}")
-        out = {n: float(w) for n, w in zip(layers, weights)}
-    bad = {n: w for n, w in out.items() if not (w >= 0 and math.isfinite(w))}
-    if bad:
-        raise ValueError(f"style_layer_weights must be finite and ≥ 0, got {bad}")
-    return out
-
-
-def _blend_weights(n: int, blend: Sequence[float] | None) -> list[float]:
-    if blend is None:
-        return [1.0 / n] * n
-    blend = [float(b) for b in blend]
-    if len(blend) != n or any(b < 0 or not math.isfinite(b) for b in blend) or sum(blend) <= 0:
-        raise ValueError(f"style_blend must be {n} finite non-negative numbers with a positive sum, got {blend}")
-    total = sum(blend)
-    return [b / total for b in blend]
-
-
-def _check_weight(name: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number ≥ 0, got {value!r}")

@@ -1,18 +1,17 @@
-"""The seed-003 reference NST loop (the baseline that benchmarks and notebook 09 measure against), and its loss.
+"""The reference NST loop (the baseline that benchmarks and notebook 09 measure against), and its loss.
 
-Reproduced from seed 003 (``shared/seeds/003_52ab05159edbca8c.txt``, the blog post
-"使用Python GPU与VGG19模型实现图像风格转换的实践指南": Adam on a VGG19, torchvision style). What is
-kept exactly as the seed has it:
+It reproduces a recipe copied across many blog posts ("PyTorch + VGG19 + Adam"), written the way those
+posts write it:
 
 * the network is the *whole* ``vgg19().features`` — all 37 modules, in torchvision order, walked
   every step by ``for name, layer in model._modules.items()`` on a plain ``nn.Sequential``, with
   torchvision's ``ReLU(inplace=True)``. The in-place ReLU matters: the tensor stored under
   ``'conv4_2'`` (index 21) is overwritten by the next module (ReLU 22), so every captured
   "conv" feature is in fact the ReLU output (``relu1_1``, ``relu2_1``, …, ``relu4_2``, ``relu5_1``).
-  The walk also runs conv5_2 … pool5, whose outputs nothing uses: that is part of the seed's cost;
+  The walk also runs conv5_2 … pool5, whose outputs nothing uses: that is part of the recipe's cost;
 * features at ``{'0','5','10','19','21','28'}``; the Gram matrix ``F Fᵀ`` without normalisation;
 * ``style_grams`` is built from *every* captured layer, so ``conv4_2`` (really relu4_2) is a style
-  layer too: 6 style layers, each with weight 1 (the seed has no per-layer style weights);
+  layer too: 6 style layers, each with weight 1 (the recipe has no per-layer style weights);
 * content loss ``mean((F - P)²)`` at conv4_2; style loss ``Σ mean((G - A)²) / A.numel()``;
   ``total = 1 · content + 1e6 · style``;
 * Adam, ``lr=0.003``, on the normalised image, initialised from the content, never clipped while
@@ -23,14 +22,14 @@ What is adapted (each only so that both loops can run in one process on the same
 * the weights are whatever :func:`nsthelpers.load_vgg19` loaded (the same conv modules, shared,
   put into a 37-module ``nn.Sequential`` with in-place ReLUs), not a download of IMAGENET1K_V1;
 * images arrive as RGB tensors in [0, 1] of a given size instead of being read with PIL and
-  ``transforms.Resize``; the seed's ``transforms.Normalize`` (ImageNet mean/std) is applied to them;
+  ``transforms.Resize``; the recipe's ``transforms.Normalize`` (ImageNet mean/std) is applied to them;
 * for weights with another input convention (the default ``caffe`` ones: BGR, 0–255, mean
   subtracted) the network input is that model's own preprocessing of the same RGB picture, so the
   reference sees exactly what ``stylize`` sees. By default (``space="imagenet"``) the optimised
-  variable stays the seed's ImageNet-normalised image and is mapped to the model's input inside each
-  step, so ``lr=0.003`` means what it means in the seed; ``space="model"`` instead optimises the
+  variable stays the recipe's ImageNet-normalised image and is mapped to the model's input inside each
+  step, so ``lr=0.003`` means what it means in the recipe; ``space="model"`` instead optimises the
   model's input directly (for caffe weights a 0–255 scale: the same lr then moves pixels ~58×
-  less). For ImageNet-convention weights (``torchvision``, ``random``) both are the seed exactly;
+  less). For ImageNet-convention weights (``torchvision``, ``random``) both are the recipe exactly;
 * the loop reports each step to an optional callback (for timing) instead of printing every 500.
 """
 from __future__ import annotations
@@ -44,7 +43,6 @@ from torch import nn
 
 from .vgg import IMAGENET_MEAN, IMAGENET_STD, VGG19Features, layer_index
 
-SEED = "shared/seeds/003_52ab05159edbca8c.txt"
 LAYERS = {'0': 'conv1_1',
           '5': 'conv2_1',
           '10': 'conv3_1',
@@ -58,7 +56,7 @@ LR = 0.003
 SPACES = ("imagenet", "model")
 
 
-# ------------------------------------------------------------------ the seed's functions, verbatim
+# ------------------------------------------------------------------ the recipe's functions, verbatim
 def get_features(image, model, layers=None):
     if layers is None:
         layers = LAYERS
@@ -80,7 +78,7 @@ def gram_matrix(tensor):
 
 def reference_loss_terms(target_features, content_features, style_grams,
                          content_weight=CONTENT_WEIGHT, style_weight=STYLE_WEIGHT):
-    """The seed's loss, as in its loop body: returns ``(total_loss, content_loss, style_loss)``."""
+    """The recipe's loss, as in its loop body: returns ``(total_loss, content_loss, style_loss)``."""
     content_loss = torch.mean((target_features['conv4_2'] - content_features['conv4_2']) ** 2)
     style_loss = 0
     for layer in style_grams:
@@ -95,7 +93,7 @@ def reference_loss_terms(target_features, content_features, style_grams,
 
 # ------------------------------------------------------------------------------------ adaptation
 def build_reference_vgg(model: VGG19Features) -> nn.Sequential:
-    """The seed's ``vgg19(...).features``: all 37 modules of ``model`` (convs and pools shared, so the
+    """The recipe's ``vgg19(...).features``: all 37 modules of ``model`` (convs and pools shared, so the
     same weights), with torchvision's ``ReLU(inplace=True)``, frozen, keyed '0' … '36'."""
     if len(model.layers) != 37:
         raise ValueError(f"the reference needs the full VGG19 features (37 modules), got {len(model.layers)}")
@@ -117,11 +115,11 @@ class ReferenceInput:
         dev = model.preprocess.mean.device
         self.mean = torch.tensor(IMAGENET_MEAN, device=dev).view(1, 3, 1, 1)
         self.std = torch.tensor(IMAGENET_STD, device=dev).view(1, 3, 1, 1)
-        # ImageNet-convention weights: the seed's Normalize is the model's input, nothing to map.
+        # ImageNet-convention weights: the recipe's Normalize is the model's input, nothing to map.
         self.identity = space == "model" or model.preprocess.convention == "imagenet"
 
     def from_rgb(self, rgb: torch.Tensor) -> torch.Tensor:
-        """The seed's ``load_image`` normalisation (or the model's preprocessing, ``space="model"``)."""
+        """The recipe's ``load_image`` normalisation (or the model's preprocessing, ``space="model"``)."""
         if self.space == "model":
             return self.preprocess(rgb)
         return (rgb - self.mean) / self.std
@@ -133,7 +131,7 @@ class ReferenceInput:
         return self.preprocess(z * self.std + self.mean)
 
     def to_rgb(self, z: torch.Tensor) -> torch.Tensor:
-        """The seed's ``im_convert``: de-normalise and clip to [0, 1] (kept as a (1,3,H,W) tensor)."""
+        """The recipe's ``im_convert``: de-normalise and clip to [0, 1] (kept as a (1,3,H,W) tensor)."""
         if self.space == "model":
             p = self.preprocess
             rgb = z * p.std + p.mean
@@ -144,7 +142,7 @@ class ReferenceInput:
 
 
 class ReferenceLoss:
-    """The seed's objective for one content/style pair: targets computed once, as in the seed.
+    """The recipe's objective for one content/style pair: targets computed once, as in the recipe.
 
     ``score(rgb)`` is the reference loss of a picture a user sees (RGB, clipped to [0, 1]): the
     number the benchmark compares both loops by.
@@ -158,7 +156,7 @@ class ReferenceLoss:
         self.style_weight = style_weight
         self.content = self.input.from_rgb(content)
         style = self.input.from_rgb(style)
-        # as in the seed (no torch.no_grad there either: nothing requires grad, so no graph is kept)
+        # as in the recipe (no torch.no_grad there either: nothing requires grad, so no graph is kept)
         self.content_features = get_features(self.input.to_net(self.content), self.vgg)
         style_features = get_features(self.input.to_net(style), self.vgg)
         self.style_grams = {layer: gram_matrix(style_features[layer]) for layer in style_features}
@@ -176,42 +174,46 @@ class ReferenceLoss:
         return float(self.terms(z)[0])
 
 
-# The seed's captured "conv" features are ReLU outputs (its in-place ReLUs overwrite them).
+# The recipe's captured "conv" features are ReLU outputs (its in-place ReLUs overwrite them).
 SAME_LOSS_LAYERS = {name: "relu" + name[4:] for name in LAYERS.values()}
 
 
 def reference_objective(model: VGG19Features, content: torch.Tensor, style: torch.Tensor):
-    """The seed's loss as an :class:`~nsthelpers.objective.Objective`, for the package's fast loop.
+    """The recipe's loss as an :class:`~nsthelpers.objective.Objective`, for the package's fast loop.
 
     ``objective(rgb)["total"]`` equals :meth:`ReferenceLoss.score` for a picture in [0, 1]: content
     ``mean((F - P)²)`` at relu4_2; style over relu1_1, relu2_1, relu3_1, relu4_1, relu4_2, relu5_1
-    (the seed's six captured layers) of ``mean((G - A)²) / C²`` with unnormalised Gram matrices
+    (the recipe's six captured layers) of ``mean((G - A)²) / C²`` with unnormalised Gram matrices
     (``gram_normalize="none"``, per-layer weight ``1 / C²``); weights 1 and 1e6; no TV term. Running
     :func:`~nsthelpers.loop.optimize` on it compares the two *loops* on the very same loss.
     """
     from .objective import Objective  # objective imports the VGG module; keep this module light
 
     style_layers = list(SAME_LOSS_LAYERS.values())
-    channels = {n: model.layers[layer_index(n) - 1].out_channels for n in style_layers}
+    convs = {n: model.layers[layer_index(n) - 1] for n in style_layers}
+    channels = {n: conv.out_channels for n, conv in convs.items() if isinstance(conv, nn.Conv2d)}
     return Objective(model, content, [style], content_layers=[SAME_LOSS_LAYERS[CONTENT_LAYER]],
                      style_layers=style_layers, style_layer_weights={n: 1.0 / channels[n] ** 2 for n in style_layers},
-                     gram_normalize="none", content_weight=CONTENT_WEIGHT, style_weight=STYLE_WEIGHT, tv_weight=0.0)
+                     gram_normalize="none", content_weight=CONTENT_WEIGHT, style_weight=STYLE_WEIGHT, tv_weight=0.0,
+                     balance_layers=False)
 
 
 @dataclass
 class ReferenceRun:
     image: torch.Tensor  # (1, 3, H, W) RGB clipped to [0, 1] (im_convert), on the run's device
-    final_loss: float  # the last step's total_loss, unclipped, as the seed prints it
+    final_loss: float  # the last step's total_loss, unclipped, as the recipe prints it
     steps: int
 
 
 def run_reference(loss: ReferenceLoss, steps: int = 3000, *, lr: float = LR,
                   step_callback: Callable[[int], None] | None = None,
-                  log_every: int | None = None) -> ReferenceRun:
-    """The seed's optimisation loop: Adam on the normalised content image for ``steps`` steps.
+                  log_every: int | None = None, snapshot_every: int | None = None,
+                  snapshot: Callable[[int, torch.Tensor], None] | None = None) -> ReferenceRun:
+    """The recipe's optimisation loop: Adam on the normalised content image for ``steps`` steps.
 
-    ``step_callback(i)`` is called after every step (the benchmark's clock; the seed has none);
-    ``log_every`` prints as the seed does every 500 (off by default).
+    ``step_callback(i)`` is called after every step (the benchmark's clock; the recipe has none);
+    ``snapshot(i, picture)`` every ``snapshot_every`` steps and at the last one, with the picture a
+    user would see (RGB, clipped to [0, 1]); ``log_every`` prints as the recipe does every 500 (off by default).
     """
     content_features, style_grams, vgg = loss.content_features, loss.style_grams, loss.vgg
     to_net = loss.input.to_net
@@ -229,5 +231,7 @@ def run_reference(loss: ReferenceLoss, steps: int = 3000, *, lr: float = LR,
             print(f'Iteration: {i}, Total loss: {total_loss.item()}')
         if step_callback is not None:
             step_callback(i)
+        if snapshot is not None and snapshot_every and (i % snapshot_every == 0 or i == steps):
+            snapshot(i, loss.input.to_rgb(target.detach()))
     final = total_loss.detach().item() if total_loss is not None else float("nan")
     return ReferenceRun(loss.input.to_rgb(target.detach()), final, steps)

@@ -148,38 +148,49 @@ def time_to_loss(
     Whatever ``run`` returns is kept in ``result``; its ``steps_done`` (if any) counts the steps of a
     run that never reached the target.
     """
-    state = {"scoring": 0.0, "scoring_cpu": 0.0, "hit": None, "best": math.inf, "last_step": 0}
+    state = _Scoring()
     trace: list[tuple[int, float]] = []
 
     def now() -> tuple[float, float]:
         sync(device)
         return clock(), cpu_clock()
 
-    def callback(info) -> bool:
+    def callback(info: Any) -> bool:
         t, c = now()
         value = float(score(info.image))
-        state["best"] = min(state["best"], value)
-        state["last_step"] = int(info.step)
+        state.best = min(state.best, value)
+        state.last_step = int(info.step)
         trace.append((int(info.step), value))
-        if value <= target and state["hit"] is None:
-            state["hit"] = (int(info.step), t - start - state["scoring"], c - start_cpu - state["scoring_cpu"])
+        if value <= target and state.hit is None:
+            state.hit = (int(info.step), t - start - state.seconds, c - start_cpu - state.cpu_seconds)
         t2, c2 = now()
-        state["scoring"] += t2 - t
-        state["scoring_cpu"] += c2 - c
-        return state["hit"] is not None
+        state.seconds += t2 - t
+        state.cpu_seconds += c2 - c
+        return state.hit is not None
 
     start, start_cpu = now()
     result = run(callback)
     end, end_cpu = now()
-    if state["hit"] is not None:
-        steps, seconds, cpu_seconds = state["hit"]
+    if state.hit is not None:
+        steps, seconds, cpu_seconds = state.hit
     else:
-        steps = int(getattr(result, "steps_done", state["last_step"]))
-        seconds = end - start - state["scoring"]
-        cpu_seconds = end_cpu - start_cpu - state["scoring_cpu"]
-    return TimeToLoss(target=float(target), reached=state["hit"] is not None, steps=steps, seconds=seconds,
-                      cpu_seconds=cpu_seconds, scoring_seconds=state["scoring"],
-                      scoring_cpu_seconds=state["scoring_cpu"], best=state["best"], trace=trace, result=result)
+        steps = int(getattr(result, "steps_done", state.last_step))
+        seconds = end - start - state.seconds
+        cpu_seconds = end_cpu - start_cpu - state.cpu_seconds
+    return TimeToLoss(target=float(target), reached=state.hit is not None, steps=steps, seconds=seconds,
+                      cpu_seconds=cpu_seconds, scoring_seconds=state.seconds,
+                      scoring_cpu_seconds=state.cpu_seconds, best=state.best, trace=trace, result=result)
+
+
+@dataclass
+class _Scoring:
+    """What :func:`time_to_loss` tracks: time spent scoring, the first hit, the best score, the last step."""
+
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    hit: tuple[int, float, float] | None = None
+    best: float = math.inf
+    last_step: int = 0
 
 
 def ratios(values: Mapping[str, float | None], reference: str, *,
@@ -196,7 +207,7 @@ def ratios(values: Mapping[str, float | None], reference: str, *,
     out: dict[str, float | None] = {}
     for name, v in values.items():
         base = baselines.get(name, values[reference])
-        out[name] = base / v if _positive(v) and _positive(base) else None
+        out[name] = base / v if v is not None and base is not None and _positive(v) and _positive(base) else None
     return out
 
 
@@ -211,7 +222,7 @@ def speedup_table(values: Mapping[str, float | None], reference: str, *, unit: s
     lines = [f"{'':{width}s}  {unit:>10s}  {'speed-up':>10s}"]
     for name, v in values.items():
         r = speedups[name]
-        if r is None:
+        if r is None or v is None:
             row = f"{name:{width}s}  {'n/a':>10s}  {'':>10s}"
         else:
             row = f"{name:{width}s}  {_num(v):>10s}  {'×' + format(r, '.2f'):>10s}"

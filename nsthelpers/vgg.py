@@ -101,8 +101,12 @@ class Preprocess(nn.Module):
     mean-subtracted; ImageNet (torchvision) weights use RGB with ImageNet mean/std.
     """
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, convention: str):
         super().__init__()
+        self.bgr: bool
         if convention == "caffe":
             mean = [m / 255.0 for m in CAFFE_MEAN_BGR]
             std = [1 / 255.0] * 3
@@ -112,7 +116,7 @@ class Preprocess(nn.Module):
             self.bgr = False
         else:
             raise ValueError(f"convention={convention!r}; use 'caffe' or 'imagenet'")
-        self.convention = convention
+        self.convention: str = convention
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
 
@@ -135,7 +139,7 @@ class VGG19Features(nn.Module):
 
     def __init__(self, layers: Sequence[nn.Module], preprocess: Preprocess, weights_name: str):
         super().__init__()
-        self.preprocess = preprocess
+        self.preprocess: Preprocess = preprocess
         self.layers = nn.Sequential(*layers)
         self.weights_name = weights_name
         self.requires_grad_(False)
@@ -258,7 +262,8 @@ def _random_init(layers: list[nn.Module], seed: int) -> None:
             fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1]
             std = (2.0 / fan_out) ** 0.5  # torchvision's kaiming_normal_(mode="fan_out", relu)
             m.weight.data = torch.randn(m.weight.shape, generator=gen) * std
-            m.bias.data.zero_()
+            if m.bias is not None:
+                m.bias.data.zero_()
 
 
 def _caffe_state() -> dict[str, torch.Tensor]:

@@ -7,10 +7,14 @@ controls' ``.value`` (the notebooks do this to check themselves).
 from __future__ import annotations
 
 import html
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import ipywidgets
 import torch
+
+if TYPE_CHECKING:
+    from .live import LiveRun
+    from .vgg import VGG19Features
 
 # ----------------------------------------------------------------------------------------------
 # Feature map explorer (notebook 02)
@@ -22,7 +26,11 @@ class _LayerChannelSync:
     channel count and redraws once (the clamping of slider values it causes does not redraw again)."""
 
     activations: Mapping[str, torch.Tensor]
+    layer: Any  # the layer Dropdown of the explorer
     _syncing = False
+
+    def refresh(self) -> None:
+        raise NotImplementedError
 
     def _channel_sliders(self) -> list:
         raise NotImplementedError
@@ -123,7 +131,7 @@ class FeatureMapExplorer(_LayerChannelSync, ipywidgets.VBox):
 
 
 def feature_map_explorer(
-    model: torch.nn.Module,
+    model: VGG19Features,
     image: torch.Tensor,
     layers: Sequence[str],
     *,
@@ -270,7 +278,7 @@ class LivePreview(ipywidgets.VBox):
         super().__init__()
         self.every = int(every)
         self.draw_losses = draw_losses
-        self.run = None
+        self.run: LiveRun | None = None
         self.updates = 0
         self.image = ipywidgets.Image(format="png", layout=ipywidgets.Layout(width=f"{width}px"))
         self.image.add_class("nst-result")
@@ -326,7 +334,7 @@ class LivePreview(ipywidgets.VBox):
         from .viz import figure_png, step_curves
 
         run = self.run
-        best = (run.best_step, run.best_loss) if run.best_step is not None else None
+        best = (run.best_step, run.best_loss) if run is not None and run.best_step is not None else None
         self.losses_view.value = figure_png(lambda ax: step_curves(ax, {"total": curve}, best=best))
 
     def _on_update(self, run, info) -> None:
@@ -343,7 +351,9 @@ class LivePreview(ipywidgets.VBox):
             self.status.value = f"<b>failed</b>: {html.escape(type(run.error).__name__)}: {html.escape(str(run.error))}"
             return
         result = run.result
-        self.image.value = _image_png(self.final_image)
+        final = self.final_image
+        if final is not None:
+            self.image.value = _image_png(final)
         if self.draw_losses and result.history["total"]:
             self._draw_losses(_history_curve(result))
         if result.stopped == "callback":
@@ -360,32 +370,49 @@ class StyleLabWidget(ipywidgets.VBox):
 
     Controls (set ``.value`` to drive the lab without a browser): ``style`` (Dropdown), ``optimizer``,
     ``init``, ``log10_ratio`` (FloatSlider, log10 of style weight / content weight), ``tv_weight``
-    (FloatLogSlider from 1e-2 to 1e11: the TV loss is measured on [0, 1] pixels, ~0.03, while the content and
-    style terms are measured on VGG activations, ~1e6–1e8 with the Caffe weights, so TV only shows above
-    ~1e9 there), ``layer_weights`` ({style layer: FloatSlider, 0 turns the layer off}), ``size``,
-    ``steps``. ``run_button.click()`` starts a run in a background thread (the result refreshes every
+    (FloatLogSlider from 1e-2 to 1e11: the TV loss is measured on [0, 1] pixels, ~0.01, while the content
+    term is measured on VGG activations, ~1e6 with the Caffe weights, so TV needs a large weight: the
+    default, :data:`nsthelpers.DEFAULT_TV_WEIGHT`, removes pixel-level speckle and ten times more blurs),
+    ``layer_weights`` ({style layer: FloatSlider, 0 turns the layer off}), ``size``, ``steps`` and
+    ``coarse_steps`` (steps at half the size first, so the first picture shows within seconds; 0: off). ``run_button.click()`` starts a run in a background thread (the result refreshes every
     ``every`` steps; ``stop_button`` ends it early); ``wait()`` blocks until it is done. The result image
     has the CSS class ``nst-result`` and the previous one ``nst-previous`` (see tests/e2e/README.md).
     Errors from a run are shown in ``console`` (an Output widget). ``params()`` is what the next run gets.
     """
 
-    def __init__(self, lab, *, size: int = 128, steps: int = 100, size_range: tuple[int, int] = (64, 512),
-                 max_steps: int = 1000, every: int = 10, width: int = 256) -> None:
-        """``lab``: a :class:`nsthelpers.lab.StyleLab`; ``size``/``steps``: initial slider values;
+    def __init__(self, lab, *, size: int = 128, steps: int = 100, coarse_steps: int = 0,
+                 size_range: tuple[int, int] = (64, 512), max_steps: int = 1000, every: int = 10,
+                 width: int = 256) -> None:
+        """``lab``: a :class:`nsthelpers.lab.StyleLab`; ``size``/``steps``/``coarse_steps``: initial slider values;
         ``every``: steps between live refreshes; ``width``: display width of the images in pixels."""
         super().__init__()
         from .lab import StyleLab
-        from .transfer import INITS
 
         if not isinstance(lab, StyleLab):
             raise ValueError(f"lab must be a nsthelpers.lab.StyleLab, got {type(lab).__name__}")
-        self.lab, self.every, self.live = lab, int(every), None
+        self.lab, self.every = lab, int(every)
+        self.live: LiveRun | None = None
+        self._make_controls(size, steps, coarse_steps, size_range, max_steps)
+        self._make_views(size, width)
+        self.runs = 0
+        self._shown_params: dict | None = None   # params of the run in the result image
+        self._shown_result = None
+        self._previous_result = None
+        self.run_button.on_click(self._on_run)
+        self.stop_button.on_click(lambda _button: self.stop())
+        self.children = self._layout(width)
+
+    def _make_controls(self, size: int, steps: int, coarse_steps: int, size_range: tuple[int, int],
+                       max_steps: int) -> None:
+        from .specs import INITS, OPTIMIZERS
+
+        lab = self.lab
         defaults = lab.default_params(size=size, steps=steps)
         wide = {"description_width": "initial"}
         r0 = round(lab.default_log10_ratio)
         self.style = ipywidgets.Dropdown(options=lab.style_names, value=defaults["style"], description="style image",
                                          style=wide)
-        self.optimizer = ipywidgets.Dropdown(options=["adam", "lbfgs"], value="adam", description="optimizer")
+        self.optimizer = ipywidgets.Dropdown(options=list(OPTIMIZERS), value=defaults["optimizer"], description="optimizer")
         self.init = ipywidgets.Dropdown(options=list(INITS), value="content", description="init")
         self.log10_ratio = ipywidgets.FloatSlider(
             value=round(lab.default_log10_ratio, 1), min=r0 - 4, max=r0 + 4, step=0.1, readout_format=".1f",
@@ -401,13 +428,18 @@ class StyleLabWidget(ipywidgets.VBox):
                                          description="size (px)", continuous_update=False, style=wide)
         self.steps = ipywidgets.IntSlider(value=steps, min=5, max=max_steps, step=5, description="steps",
                                           continuous_update=False)
+        self.coarse_steps = ipywidgets.IntSlider(value=coarse_steps, min=0, max=max_steps, step=5,
+                                                 description="coarse steps (½ size)", continuous_update=False,
+                                                 style=wide)
         self.run_button = ipywidgets.Button(description="Run", button_style="primary", icon="play",
                                             tooltip="stylise with these settings (targets are cached)")
         self.stop_button = ipywidgets.Button(description="Stop", icon="stop", disabled=True,
                                              tooltip="stop at the next refresh")
+
+    def _make_views(self, size: int, width: int) -> None:
         box = ipywidgets.Layout(width=f"{width}px", height=f"{width}px", object_fit="contain")
         self.previous_image = ipywidgets.Image(format="png", value=b"", layout=box)
-        self.result_image = ipywidgets.Image(format="png", value=_image_png(lab.content_at(size)), layout=box)
+        self.result_image = ipywidgets.Image(format="png", value=_image_png(self.lab.content_at(size)), layout=box)
         self.previous_image.add_class("nst-previous")   # the e2e browser test looks for these classes
         self.result_image.add_class("nst-result")
         label = ipywidgets.Layout(height="92px", overflow="auto")    # same height: the images line up
@@ -416,17 +448,13 @@ class StyleLabWidget(ipywidgets.VBox):
         self.loss_view = ipywidgets.Image(format="png", layout=ipywidgets.Layout(width=f"{int(width * 2.4)}px"))
         self.status = ipywidgets.HTML("ready")
         self.console = ipywidgets.Output()
-        self.runs = 0
-        self._shown_params: dict | None = None   # params of the run in the result image
-        self._shown_result = None
-        self._previous_result = None
-        self.run_button.on_click(self._on_run)
-        self.stop_button.on_click(lambda _button: self.stop())
+
+    def _layout(self, width: int) -> list:
         column = ipywidgets.Layout(width=f"{width + 20}px")
-        self.children = [
+        return [
             ipywidgets.HBox([self.style, self.optimizer, self.init]),
             ipywidgets.HBox([self.log10_ratio, self.tv_weight]),
-            ipywidgets.HBox([self.size, self.steps]),
+            ipywidgets.HBox([self.size, self.steps, self.coarse_steps]),
             ipywidgets.HTML("per-layer style weights (0 turns a layer off):"),
             ipywidgets.GridBox(list(self.layer_weights.values()),
                                layout=ipywidgets.Layout(grid_template_columns="repeat(3, 320px)")),
@@ -441,6 +469,7 @@ class StyleLabWidget(ipywidgets.VBox):
         """The keywords the next :meth:`~nsthelpers.lab.StyleLab.run` gets, read from the controls."""
         return {
             "style": self.style.value, "size": int(self.size.value), "steps": int(self.steps.value),
+            "coarse_steps": int(self.coarse_steps.value),
             "optimizer": self.optimizer.value, "init": self.init.value,
             "log10_ratio": round(float(self.log10_ratio.value), 3), "tv_weight": float(self.tv_weight.value),
             "style_layer_weights": {n: float(s.value) for n, s in self.layer_weights.items()},
@@ -462,7 +491,7 @@ class StyleLabWidget(ipywidgets.VBox):
 
     def stop(self) -> None:
         """Stop the current run at its next refresh."""
-        if self.running:
+        if self.live is not None and self.running:
             self.live.stop()
             self.status.value = "stopping…"
 
@@ -535,12 +564,13 @@ class StyleLabWidget(ipywidgets.VBox):
                              f"({cached})")
 
 
-def style_lab(model, content, styles=None, *, size: int = 128, steps: int = 100, every: int = 10,
-              **lab_kwargs) -> StyleLabWidget:
+def style_lab(model, content, styles=None, *, size: int = 128, steps: int = 100, coarse_steps: int = 0,
+              every: int = 10, **lab_kwargs) -> StyleLabWidget:
     """A :class:`StyleLabWidget` over a new :class:`nsthelpers.lab.StyleLab` (``lab_kwargs`` go to StyleLab)."""
     from .lab import StyleLab
 
-    return StyleLabWidget(StyleLab(model, content, styles, **lab_kwargs), size=size, steps=steps, every=every)
+    return StyleLabWidget(StyleLab(model, content, styles, **lab_kwargs), size=size, steps=steps,
+                          coarse_steps=coarse_steps, every=every)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -73,9 +73,9 @@ def _assert_same_run(a, b):
 
 def test_graph_path_follows_the_ordinary_trajectory(problem, graphs):
     objective, start = problem
-    plain = optimize(objective, start, steps=12, cuda_graphs=False)
+    plain = optimize(objective, start, optimizer="adam", steps=12, cuda_graphs=False)
     backend = graphs(ReplayBackend())
-    graphed = optimize(objective, start, steps=12, callback_every=5)
+    graphed = optimize(objective, start, optimizer="adam", steps=12, callback_every=5)
     # 3 ordinary warm-up steps, then the capture, whose checking replay is step 4, then 8 replays.
     assert backend.warmups == GRAPH_WARMUP_STEPS and backend.captures == 1
     assert backend.replays == 12 - GRAPH_WARMUP_STEPS
@@ -87,23 +87,23 @@ def test_graph_path_follows_the_ordinary_trajectory(problem, graphs):
 def test_lr_schedule_reaches_the_replayed_steps(problem, graphs):
     objective, start = problem
     graphs(ReplayBackend())
-    decayed = optimize(objective, start, steps=10)
+    decayed = optimize(objective, start, optimizer="adam", steps=10)
     graphs(ReplayBackend())
-    constant = optimize(objective, start, steps=10, lr_decay=False)
+    constant = optimize(objective, start, optimizer="adam", steps=10, lr_decay=False)
     # identical for the first step, different once the cosine schedule has moved the rate
     assert decayed.history["total"][0] == constant.history["total"][0]
     assert decayed.history["total"][-1] != pytest.approx(constant.history["total"][-1], rel=1e-6)
-    _assert_same_run(constant, optimize(objective, start, steps=10, lr_decay=False, cuda_graphs=False))
+    _assert_same_run(constant, optimize(objective, start, optimizer="adam", steps=10, lr_decay=False, cuda_graphs=False))
 
 
 @pytest.mark.parametrize("backend,reason", [(ReplayBackend(corrupt=True), "differs from an ordinary evaluation"),
                                             (ReplayBackend(fail=True), "capture failed")])
 def test_bad_capture_warns_and_the_run_goes_on_unchanged(problem, graphs, backend, reason):
     objective, start = problem
-    plain = optimize(objective, start, steps=9, cuda_graphs=False)
+    plain = optimize(objective, start, optimizer="adam", steps=9, cuda_graphs=False)
     graphs(backend)
     with pytest.warns(RuntimeWarning, match=reason):
-        fallback = optimize(objective, start, steps=9)
+        fallback = optimize(objective, start, optimizer="adam", steps=9)
     assert backend.captures == 1 and fallback.settings["cuda_graphs"] is False
     # the checking replay's update was undone (image and Adam's moments restored): same trajectory
     _assert_same_run(fallback, plain)
@@ -113,15 +113,15 @@ def test_after_a_failed_capture_later_runs_do_not_try_again(problem, graphs, rec
     objective, start = problem
     backend = graphs(ReplayBackend(fail=True))
     with pytest.warns(RuntimeWarning, match="will not try again"):
-        optimize(objective, start, steps=8)
-    again = optimize(objective, start, steps=8)
+        optimize(objective, start, optimizer="adam", steps=8)
+    again = optimize(objective, start, optimizer="adam", steps=8)
     assert backend.captures == 1 and again.settings["cuda_graphs"] is False
     assert not [w for w in recwarn if "CUDA graphs" in str(w.message)]  # no second warning
     # a replay that merely disagreed is not remembered: the next run tries again
     backend = graphs(ReplayBackend(corrupt=True))
     for _ in range(2):
         with pytest.warns(RuntimeWarning, match="differs"):
-            optimize(objective, start, steps=8)
+            optimize(objective, start, optimizer="adam", steps=8)
     assert backend.captures == 2
 
 
@@ -129,7 +129,7 @@ def test_callback_stops_a_graphed_run(problem, graphs):
     objective, start = problem
     graphs(ReplayBackend())
     seen = []
-    r = optimize(objective, start, steps=20, callback_every=2,
+    r = optimize(objective, start, optimizer="adam", steps=20, callback_every=2,
                  callback=lambda info: seen.append(info.step) or info.step >= 8)
     assert r.stopped == "callback" and r.steps_done == 8 and seen == [2, 4, 6, 8]
     assert len(r.history["total"]) == 8 and r.final["total"] > 0
@@ -138,7 +138,7 @@ def test_callback_stops_a_graphed_run(problem, graphs):
 def test_too_short_a_run_is_never_captured(problem, graphs):
     objective, start = problem
     backend = graphs(ReplayBackend())
-    r = optimize(objective, start, steps=GRAPH_WARMUP_STEPS + 1)
+    r = optimize(objective, start, optimizer="adam", steps=GRAPH_WARMUP_STEPS + 1)
     assert backend.captures == 0 and r.settings["cuda_graphs"] is False and r.steps_done == GRAPH_WARMUP_STEPS + 1
 
 

@@ -115,7 +115,9 @@ def test_style_distance_is_the_per_layer_gram_mse(random_vgg):
 def test_style_distances_sum_to_the_objectives_style_loss(random_vgg):
     content, style, image = _img(12), _img(13), _img(14)
     layers = ["relu1_1", "relu2_1", "relu3_1"]
-    obj = Objective(random_vgg, content, [style], content_layers=["relu2_2"], style_layers=layers)
+    # the raw Gram losses (without balance_layers' per-layer scale) are what style_distance reports
+    obj = Objective(random_vgg, content, [style], content_layers=["relu2_2"], style_layers=layers,
+                    balance_layers=False)
     with torch.no_grad():
         from_objective = float(obj(image)["style"])
         content_term = float(obj(image)["content"])

@@ -90,8 +90,9 @@ def test_weights_reach_the_objective(lab):
 
 
 def test_defaults_and_validation(random_vgg, caffe_vgg, images, lab):
-    assert math.isclose(lab.default_log10_ratio, math.log10(3e5))            # ImageNet-normalised (random)
-    assert StyleLab(caffe_vgg, images["photo"], ["swirls"]).default_log10_ratio == pytest.approx(2.0)
+    # the package's (balanced-layer) style weights: ImageNet-normalised for random weights, caffe's
+    assert math.isclose(lab.default_log10_ratio, math.log10(nst.DEFAULT_STYLE_WEIGHT["imagenet"]))
+    assert StyleLab(caffe_vgg, images["photo"], ["swirls"]).default_log10_ratio == pytest.approx(7.0)
     params = lab.default_params(size=64, steps=20)
     assert params["tv_weight"] == lab.default_tv_weight == nst.DEFAULT_TV_WEIGHT["imagenet"]  # random weights
     assert StyleLab(caffe_vgg, images["photo"], ["swirls"]).default_tv_weight == 1e8
@@ -170,8 +171,9 @@ def test_widget_runs_the_lab_and_keeps_the_previous_result(lab, forward_calls):
 def test_widget_params_follow_the_controls(lab):
     ui = StyleLabWidget(lab, size=SIZE, steps=5, size_range=(SIZE, 64))
     ui.style.value, ui.optimizer.value, ui.init.value = "dots", "lbfgs", "noise"
-    ui.steps.value, ui.size.value = 10, 48
-    assert ui.params() == {"style": "dots", "size": 48, "steps": 10, "optimizer": "lbfgs", "init": "noise",
+    ui.steps.value, ui.size.value, ui.coarse_steps.value = 10, 48, 5
+    assert ui.params() == {"style": "dots", "size": 48, "steps": 10, "coarse_steps": 5, "optimizer": "lbfgs",
+                           "init": "noise",
                            "log10_ratio": round(lab.default_log10_ratio, 1), "tv_weight": lab.default_tv_weight,
                            "style_layer_weights": dict.fromkeys(lab.style_layers, 1.0)}
 
@@ -201,3 +203,26 @@ def test_widget_stop_button(lab):
     result = ui.wait(timeout=120)
     assert result.stopped == "callback" and result.steps_done < 400 and ui.runs == 1
     assert "callback" in ui.status.value
+
+
+def test_coarse_steps_run_half_size_first_like_stylize_and_show_early(lab, random_vgg, images):
+    seen = []
+    ours = lab.run(style="dots", size=SIZE, steps=3, coarse_steps=4, optimizer="adam", log10_ratio=5.0,
+                   callback=lambda info: seen.append((info.step, info.steps, tuple(info.image.shape[-2:]))),
+                   callback_every=2)
+    # the first pictures come from the half-size scale, long before the run's last step; steps count on
+    assert seen[0] == (2, 7, (SIZE // 2, SIZE // 2)) and seen[-1] == (7, 7, (SIZE, SIZE))
+    assert lab.stats["targets_computed"] == 2 and ours.steps_done == 7 and len(ours.history["total"]) == 7
+    ref = nst.stylize(images["photo"], images["dots"], scales=[SIZE // 2, SIZE], steps=[4, 3], optimizer="adam",
+                      style_weight=1e5, weights=random_vgg, seed=0)
+    assert ours.history["total"] == pytest.approx(ref.history["total"], rel=1e-6)
+    assert torch.allclose(ours.image, ref.image, atol=1e-6)
+
+
+def test_widget_first_preview_arrives_before_the_run_ends(lab):
+    ui = StyleLabWidget(lab, size=SIZE, steps=20, coarse_steps=10, size_range=(SIZE, 64), every=5)
+    ui.run_button.click()
+    ui.wait(timeout=120)
+    snaps = ui.live.snapshots
+    assert snaps[0].step == 5 and snaps[0].seconds < snaps[-1].seconds and snaps[-1].step == 30
+    assert ui.result.image.shape[-1] == SIZE

@@ -89,7 +89,7 @@ def test_scales_run_coarse_to_fine(pair, random_vgg):
 def test_checkpoint_resume_continues_where_it_stopped(pair, random_vgg, tmp_path):
     content, style = pair
     ckpt = tmp_path / "run.ckpt"
-    kwargs = dict(steps=12, weights=random_vgg, style_weight=1e7, tv_weight=0.0, **LAYERS)
+    kwargs = dict(steps=12, optimizer="adam", weights=random_vgg, style_weight=1e7, tv_weight=0.0, **LAYERS)
     full = stylize(content, style, **kwargs)
 
     def interrupt(info):
@@ -124,7 +124,7 @@ def test_bf16_gradient_agrees_with_fp32(random_vgg):
     """The fast path's gradient (VGG under bf16 autocast, Gram and losses in fp32) points where fp32's does."""
     g = torch.Generator().manual_seed(21)
     content, style, image = (torch.rand(1, 3, 48, 48, generator=g) for _ in range(3))
-    obj = Objective(random_vgg, content, [style], style_weight=1e7,
+    obj = Objective(random_vgg, content, [style], style_weight=1e7, balance_layers=False,
                     content_layers=["relu4_2"], style_layers=["relu1_1", "relu3_1", "relu5_1"])
 
     def gradient(dtype):
@@ -180,3 +180,24 @@ def test_final_losses_describe_the_returned_clipped_image(pair, random_vgg):
         ref = obj(r.image)
     for k in ("total", "content", "style", "tv"):
         assert r.final_losses[k] == pytest.approx(ref[k].item(), rel=1e-5)
+
+
+def test_bf16_gradient_of_the_default_objective_agrees_with_fp32(caffe_vgg):
+    """The GPU default (bf16 autocast) on the CPU default objective: balanced layers, caffe weights."""
+    from nsthelpers import data
+
+    content, style = data.content_photo("astronaut", max_size=64), data.generated_texture("swirls", 64)
+    obj = Objective(caffe_vgg, content, [style])
+    image = (content + 0.1 * torch.randn(content.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+
+    def gradient(bf16):
+        x = image.clone().requires_grad_(True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            total = obj(x)["total"]
+        total.backward()
+        return total.detach(), x.grad
+
+    (loss32, grad32), (loss16, grad16) = gradient(False), gradient(True)
+    assert float(loss16) == pytest.approx(float(loss32), rel=0.03)
+    cosine = torch.nn.functional.cosine_similarity(grad16.flatten(), grad32.flatten(), dim=0)
+    assert cosine > 0.99 and float(grad16.norm() / grad32.norm()) == pytest.approx(1.0, abs=0.05)

@@ -8,7 +8,6 @@ import torch
 import torchvision
 from torch import nn
 
-import nsthelpers.vgg as vgg_mod
 from nsthelpers import (
     LAYER_INDEX,
     LAYER_NAMES,

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Time every notebook in one profile and keep TEACHING.md's run-time table in step.
+
+    python docs/notebook_times.py --profile cpu                 # all numbered notebooks (`make test-cpu-profile`)
+    python docs/notebook_times.py --profile quick notebooks/01_vgg19_anatomy.ipynb
+    python docs/notebook_times.py --table-only                  # rewrite the table from docs/notebook_times.json
+
+Each notebook is executed top to bottom with ``jupyter nbconvert --execute`` in a fresh kernel, with
+``NSTHELPERS_PROFILE`` set to the profile (``NSTHELPERS_QUICK`` removed) and this checkout on ``PYTHONPATH``.
+The wall time (kernel start included) goes into ``docs/notebook_times.json`` under the notebook and the
+profile, with the date and the machine; the table between the markers in TEACHING.md is then rewritten from
+the whole JSON, so profiles measured on different machines (a laptop for ``cpu``, a GPU for ``gpu``) add up.
+The exit status is 1 when a notebook fails or takes longer than the profile's budget (``quick``: 2 minutes,
+``cpu``: 10 minutes, ``gpu``: none), else 0.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+JSON_PATH = REPO / "docs" / "notebook_times.json"
+TEACHING_PATH = REPO / "TEACHING.md"
+PROFILES = ("quick", "cpu", "gpu")
+BUDGET_S = {"quick": 120.0, "cpu": 600.0, "gpu": None}  # what the project promises per notebook
+START, END = "<!-- notebook-times:start -->", "<!-- notebook-times:end -->"
+NUMBERED = re.compile(r"^(\d\d)_.+\.ipynb$")
+
+
+def numbered_notebooks(folder: Path = REPO / "notebooks") -> list[Path]:
+    """The series' notebooks (``NN_name.ipynb``), in order; solutions and other notebooks are left out."""
+    return sorted(p for p in folder.glob("*.ipynb") if NUMBERED.match(p.name))
+
+
+def kernel_env(profile: str) -> dict[str, str]:
+    """The environment a timed notebook runs in: the profile set, quick mode off, this checkout importable."""
+    env = dict(os.environ)
+    env.pop("NSTHELPERS_QUICK", None)
+    env["NSTHELPERS_PROFILE"] = profile
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env.setdefault("TQDM_DISABLE", "1")
+    return env
+
+
+def run_notebook(path: Path, profile: str, cell_timeout: int) -> tuple[bool, float, str]:
+    """Execute ``path`` in a fresh kernel; return (ran without error, wall seconds, last lines of stderr)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", str(path),
+               "--output-dir", tmp, "--output", path.stem, f"--ExecutePreprocessor.timeout={cell_timeout}"]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, env=kernel_env(profile), cwd=REPO, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - t0
+    tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+    return proc.returncode == 0, seconds, tail
+
+
+def machine() -> str:
+    """The machine in words, as the table's footnote names it."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"CUDA ({torch.cuda.get_device_name(0)})"
+    except ImportError:  # the table can be rewritten without torch
+        pass
+    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+def load_times(path: Path = JSON_PATH) -> dict:
+    """The recorded times: ``{"notebooks": {stem: {profile: {"seconds", "ok", "date", "machine"}}}}``."""
+    if not path.is_file():
+        return {"notebooks": {}}
+    times = json.loads(path.read_text(encoding="utf-8"))
+    times.setdefault("notebooks", {})
+    return times
+
+
+def record(times: dict, stem: str, profile: str, ok: bool, seconds: float, where: str) -> None:
+    """Store one measurement (replacing the notebook's earlier one in that profile)."""
+    times["notebooks"].setdefault(stem, {})[profile] = {
+        "seconds": round(seconds, 1), "ok": ok, "date": datetime.date.today().isoformat(), "machine": where}
+
+
+def duration_text(seconds: float) -> str:
+    """42 s, 3.5 min: how the table writes a run time."""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def entry_text(entry: dict | None) -> str:
+    """One cell of the table: the time, ``failed after …``, or ``TBD`` when not measured."""
+    if not entry:
+        return "TBD"
+    text = duration_text(entry["seconds"])
+    return text if entry.get("ok", True) else f"failed after {text}"
+
+
+def render_table(times: dict, stems: list[str]) -> str:
+    """The markdown table: one row per notebook, one column per profile, and where each profile was measured."""
+    rows = ["| notebook | quick | cpu | gpu |", "|---|---|---|---|"]
+    for stem in stems:
+        measured = times["notebooks"].get(stem, {})
+        rows.append(f"| `{stem}` | " + " | ".join(entry_text(measured.get(p)) for p in PROFILES) + " |")
+    where: dict[str, set[str]] = {}
+    for measured in (times["notebooks"].get(stem, {}) for stem in stems):
+        for profile, entry in measured.items():
+            where.setdefault(profile, set()).add(f"{entry['machine']}, {entry['date']}")
+    notes = [f"`{p}`: {'; '.join(sorted(where[p]))}" for p in PROFILES if p in where]
+    footer = "Measured on: " + (" · ".join(notes) if notes else "nothing yet") + "."
+    return "\n".join(rows) + "\n\n" + footer
+
+
+def table_stems(notebooks: list[Path]) -> list[str]:
+    """The table's rows: every numbered notebook on disk, in order (times of removed notebooks are not shown)."""
+    return sorted(p.stem for p in notebooks)
+
+
+def replace_between_markers(text: str, table: str) -> str:
+    """``text`` with everything between START and END replaced by ``table``; ValueError if a marker is missing."""
+    if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
+        raise ValueError(f"expected one {START} … {END} pair in the teacher's guide")
+    head, rest = text.split(START)
+    _, tail = rest.split(END)
+    return f"{head}{START}\n{table}\n{END}{tail}"
+
+
+def update_teaching(times: dict, teaching: Path = TEACHING_PATH, notebooks: list[Path] | None = None) -> None:
+    """Rewrite the run-time table in ``teaching`` from ``times``."""
+    stems = table_stems(numbered_notebooks() if notebooks is None else notebooks)
+    text = teaching.read_text(encoding="utf-8")
+    teaching.write_text(replace_between_markers(text, render_table(times, stems)), encoding="utf-8")
+
+
+def time_notebooks(paths: list[Path], profile: str, times: dict, cell_timeout: int) -> list[str]:
+    """Run and record each notebook; return the problems (failures, budgets exceeded)."""
+    problems, where, budget = [], machine(), BUDGET_S[profile]
+    for path in paths:
+        print(f"{path.name} ({profile}) ...", flush=True)
+        ok, seconds, tail = run_notebook(path, profile, cell_timeout)
+        record(times, path.stem, profile, ok, seconds, where)
+        print(f"    {'ok' if ok else 'FAILED'} in {duration_text(seconds)}", flush=True)
+        if not ok:
+            problems.append(f"{path.name} failed:\n{tail}")
+        elif budget is not None and seconds > budget:
+            problems.append(f"{path.name} took {duration_text(seconds)}, over the {profile} budget of {duration_text(budget)}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Time the notebooks in one profile; update TEACHING.md's table.")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to time (default: every numbered one)")
+    parser.add_argument("--profile", choices=PROFILES, default="cpu", help="NSTHELPERS_PROFILE for the runs")
+    parser.add_argument("--table-only", action="store_true", help="run nothing; rewrite the table from the JSON")
+    parser.add_argument("--json", type=Path, default=JSON_PATH, help="where the times are kept")
+    parser.add_argument("--teaching", type=Path, default=TEACHING_PATH, help="the guide whose table is rewritten")
+    parser.add_argument("--no-teaching", action="store_true", help="leave the guide's table alone")
+    parser.add_argument("--cell-timeout", type=int, default=1800, help="seconds one cell may run")
+    args = parser.parse_args(argv)
+    times = load_times(args.json)
+    problems: list[str] = []
+    if not args.table_only:
+        paths = [p.resolve() for p in args.notebooks] or numbered_notebooks()
+        problems = time_notebooks(paths, args.profile, times, args.cell_timeout)
+        args.json.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    if not args.no_teaching:
+        update_teaching(times, args.teaching)
+        print(f"updated {args.teaching} from {args.json}")
+    for problem in problems:
+        print(f"notebook_times: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

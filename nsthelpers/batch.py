@@ -1,0 +1,141 @@
+"""Several pictures in one batched optimisation: N contents at one size, or one pair under N settings.
+
+A batch stacks the N pictures into one (N, 3, H, W) tensor: one forward and one backward pass per step
+serve all of them, which is what makes batching pay on a GPU (a single 256-px run there is limited by
+kernel launches, not arithmetic). The items stay independent: their losses are added, so each item's
+gradient is its own loss's gradient, and Adam updates every pixel from its own gradient history alone —
+a batched run follows each item's single run step for step (up to rounding). L-BFGS would not: its line
+search and curvature model are shared by everything it optimises, so a batch would couple the pictures.
+Batches therefore use Adam.
+
+    results = nst.stylize_batch(photo, painting, variants=[{"style_weight": w} for w in (1e5, 1e6, 1e7)])
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence
+
+import torch
+
+from . import checks
+from .images import at_least, load_image, match_size, resize_max_side
+from .loop import StyleResult, optimize, resolve_precision
+from .objective import Objective
+from .settings import default_device
+from .specs import LossSpec, PictureSpec, RunSpec, split_options
+from .transfer import run_scales, scale_plan, start_image
+from .vgg import VGG19Features, load_vgg19
+
+__all__ = ["PER_ITEM_OPTIONS", "stylize_batch"]
+
+#: what a variant may set for its own item
+PER_ITEM_OPTIONS = ("content_weight", "style_weight", "tv_weight", "style_layer_weights", "seed")
+
+
+def stylize_batch(contents: Any, style: Any, *, variants: Sequence[dict[str, Any]] | None = None,
+                  weights: str | VGG19Features | None = None, device: str | torch.device | None = None,
+                  **options: Any) -> list[StyleResult]:
+    """Stylise N pictures in one batched Adam optimisation; returns one :class:`StyleResult` per item.
+
+    Args:
+        contents: one content image, or a list of N (each is resized to the first one's shape at ``size``).
+        style: the style image (or a list, blended), shared by all items.
+        variants: N dicts of per-item settings among :data:`PER_ITEM_OPTIONS` (the rest of the options
+            are shared); with one content, N variants give N pictures of the same pair.
+        weights, device, **options: as for :func:`nsthelpers.stylize` (``optimizer`` must be Adam;
+            colour preservation, masks and checkpoints are not available for batches).
+
+    Each result has its own image, per-step history and final losses; ``settings["batch"]`` is the
+    batch size and ``settings["variant"]`` the item's variant. The timings are the whole batch's.
+    """
+    options.setdefault("optimizer", "adam")
+    loss, run, picture = split_options(**options)
+    images = [load_image(c) for c in (contents if isinstance(contents, (list, tuple)) else [contents])]
+    items = _variants(variants, len(images))
+    _check_batchable(loss, run, picture)
+    dev = default_device(device)
+    resolve_precision(run.precision, dev)
+    styles = [load_image(s) for s in (style if isinstance(style, (list, tuple)) else [style])]
+    model = (weights if isinstance(weights, VGG19Features) else load_vgg19(weights, device=dev)).to(dev)
+    plan = scale_plan(picture, max(images[0].shape[-2:]))
+
+    def one_scale(side: int, steps: int, start: torch.Tensor | None, spec: RunSpec) -> StyleResult:
+        batch = _stacked_contents(images, side, len(items))
+        checks.image_big_enough("content", tuple(batch.shape[-2:]), loss.layers)
+        side_style = [at_least(resize_max_side(s, side), checks.min_side_for(loss.layers)) for s in styles]
+        objective = Objective(model, batch.to(dev), [s.to(dev) for s in side_style], loss)
+        _per_item_weights(objective, items, dev)
+        first = torch.cat([start_image(None if start is None else start[i:i + 1], picture.init, batch[i:i + 1],
+                                       side_style[0], _seeded(picture, item)) for i, item in enumerate(items)])
+        result = optimize(objective, first.to(dev), spec, steps=steps)
+        result.settings["weights"] = {k: getattr(objective, k) for k in ("content_weight", "style_weight", "tv_weight")}
+        return result
+
+    return _split(run_scales(plan, one_scale, run), items)
+
+
+def _variants(variants: Sequence[dict[str, Any]] | None, n_contents: int) -> list[dict[str, Any]]:
+    items = [dict(v) for v in variants] if variants is not None else [{} for _ in range(n_contents)]
+    if n_contents > 1 and len(items) != n_contents:
+        raise ValueError(f"variants: got {len(items)} for {n_contents} content images; give one per content "
+                         "(or pass one content image)")
+    if not items:
+        raise ValueError("variants is empty: give at least one (or leave it out)")
+    for i, item in enumerate(items):
+        unknown = set(item) - set(PER_ITEM_OPTIONS)
+        if unknown:
+            raise ValueError(f"variants[{i}] sets {sorted(unknown)}; a variant may set only {PER_ITEM_OPTIONS} "
+                             "(the other options are shared by the batch)")
+    return items
+
+
+def _check_batchable(loss: LossSpec, run: RunSpec, picture: PictureSpec) -> None:
+    if run.optimizer != "adam":
+        raise ValueError("a batch needs optimizer='adam': L-BFGS's line search would couple the pictures "
+                         "(run them one by one with nst.stylize instead)")
+    if loss.masks is not None or picture.preserve_color is not None or run.checkpoint_path is not None:
+        raise ValueError("masks, preserve_color and checkpoint_path are not available for batches; "
+                         "run those pictures one by one with nst.stylize")
+
+
+def _stacked_contents(images: list[torch.Tensor], side: int, n: int) -> torch.Tensor:
+    """The contents at this scale as one (n, 3, H, W) batch (all resized to the first one's shape)."""
+    first = resize_max_side(images[0], side)
+    resized = [first] + [match_size(img, tuple(first.shape[-2:])) for img in images[1:]]
+    return torch.cat(resized if len(resized) == n else resized * n)
+
+
+def _per_item_weights(objective: Objective, items: list[dict[str, Any]], dev: torch.device) -> None:
+    """Give the objective one weight per item (a (N,) tensor) wherever a variant sets its own."""
+    for key in ("content_weight", "style_weight", "tv_weight"):
+        if any(key in item for item in items):
+            default = getattr(objective, key)
+            values = [checks.weight(key, item.get(key, default)) for item in items]
+            setattr(objective, key, torch.tensor(values, device=dev))
+    if any("style_layer_weights" in item for item in items):
+        per_item = [checks.layer_weights(objective.style_layers, item.get("style_layer_weights",
+                                                                           objective.style_layer_weights))
+                    for item in items]
+        objective.style_layer_weights = {n: torch.tensor([w[n] for w in per_item], device=dev)  # type: ignore[misc]
+                                         for n in objective.style_layers}
+
+
+def _seeded(picture: PictureSpec, item: dict[str, Any]) -> PictureSpec:
+    return dataclasses.replace(picture, seed=item["seed"]) if "seed" in item else picture
+
+
+def _split(batch: StyleResult, items: list[dict[str, Any]]) -> list[StyleResult]:
+    """One result per item, each with its own image, history and final losses."""
+    def pick(value: Any, i: int) -> Any:
+        return value[i] if isinstance(value, list) else value  # a batch of one records plain numbers
+
+    raw = batch.settings.pop("weights", {})
+    out = []
+    for i, item in enumerate(items):
+        history = {k: [pick(row, i) for row in rows] for k, rows in batch.history.items()}
+        final = {k: pick(v, i) for k, v in batch.final.items()}
+        weights = {k: float(v[i]) if torch.is_tensor(v) and v.dim() else float(v) for k, v in raw.items()}
+        settings = {**batch.settings, **weights, "batch": len(items), "variant": item}
+        out.append(StyleResult(batch.image[i:i + 1].clone(), history, batch.steps_done, dict(batch.timings),
+                               batch.stopped, batch.message, settings, final))
+    return out

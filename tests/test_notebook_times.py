@@ -1,0 +1,85 @@
+"""``docs/notebook_times.py``: runs a notebook in a profile, records its time, rewrites TEACHING.md's table."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from docs_scripts import load_script
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+
+
+nt = load_script("notebook_times")
+
+
+def write_notebook(path: Path, source: str) -> Path:
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}
+    nb = {"cells": [cell], "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    return path
+
+
+def test_durations_and_cells():
+    assert [nt.duration_text(s) for s in (4.4, 119.6, 120, 605)] == ["4 s", "120 s", "2.0 min", "10.1 min"]
+    assert nt.entry_text(None) == "TBD"
+    assert nt.entry_text({"seconds": 42.4, "ok": True}) == "42 s"
+    assert nt.entry_text({"seconds": 42.4, "ok": False}) == "failed after 42 s"
+
+
+def test_table_from_times():
+    times = {"notebooks": {}}
+    nt.record(times, "01_a", "quick", True, 41.26, "CPU (x, 2 cores)")
+    nt.record(times, "02_b", "cpu", False, 700.0, "CPU (x, 2 cores)")
+    nt.record(times, "99_gone", "gpu", True, 1.0, "CUDA (y)")  # a notebook no longer on disk is not shown
+    assert times["notebooks"]["01_a"]["quick"]["seconds"] == 41.3
+    table = nt.render_table(times, ["01_a", "02_b", "03_c"])
+    lines = table.splitlines()
+    assert lines[2] == "| `01_a` | 41 s | TBD | TBD |"
+    assert lines[3] == "| `02_b` | TBD | failed after 11.7 min | TBD |"
+    assert lines[4] == "| `03_c` | TBD | TBD | TBD |"
+    assert "`quick`: CPU (x, 2 cores)," in lines[-1] and "CUDA" not in table
+
+
+def test_markers(tmp_path):
+    text = f"intro\n{nt.START}\nold\n{nt.END}\noutro\n"
+    assert nt.replace_between_markers(text, "new") == f"intro\n{nt.START}\nnew\n{nt.END}\noutro\n"
+    for broken in ("no markers", f"{nt.END}\n{nt.START}", f"{nt.START}{nt.START}{nt.END}"):
+        with pytest.raises(ValueError, match="expected one"):
+            nt.replace_between_markers(broken, "new")
+    guide = tmp_path / "GUIDE.md"
+    guide.write_text(text, encoding="utf-8")
+    times = {"notebooks": {"01_a": {"cpu": {"seconds": 300, "ok": True, "date": "d", "machine": "m"}}}}
+    nt.update_teaching(times, guide, [tmp_path / "01_a.ipynb"])
+    assert "| `01_a` | TBD | 5.0 min | TBD |" in guide.read_text(encoding="utf-8")
+
+
+def test_runs_notebooks_in_the_profile(tmp_path, monkeypatch):
+    """A real run: the kernel sees the profile (quick mode unset) and this checkout; a failing cell is a failure."""
+    monkeypatch.setenv("NSTHELPERS_QUICK", "1")
+    probe = tmp_path / "probe.json"
+    good = write_notebook(tmp_path / "01_probe.ipynb", (
+        "import json, os, nsthelpers\n"
+        f"json.dump({{'profile': os.environ.get('NSTHELPERS_PROFILE'), 'quick': os.environ.get('NSTHELPERS_QUICK'),"
+        f" 'package': nsthelpers.__file__}}, open({str(probe)!r}, 'w'))"))
+    bad = write_notebook(tmp_path / "02_bad.ipynb", "raise RuntimeError('boom')")
+    times = {"notebooks": {}}
+    problems = nt.time_notebooks([good, bad], "cpu", times, cell_timeout=120)
+    seen = json.loads(probe.read_text())
+    assert seen["profile"] == "cpu" and seen["quick"] is None
+    assert Path(seen["package"]).resolve().parent == ROOT / "nsthelpers"
+    assert times["notebooks"]["01_probe"]["cpu"]["ok"] is True
+    assert times["notebooks"]["02_bad"]["cpu"]["ok"] is False
+    assert len(problems) == 1 and "02_bad.ipynb failed" in problems[0] and "boom" in problems[0]
+
+
+def test_budget_of_the_profile_is_enforced(monkeypatch, tmp_path):
+    monkeypatch.setattr(nt, "run_notebook", lambda path, profile, timeout: (True, 601.0, ""))
+    times = {"notebooks": {}}
+    problems = nt.time_notebooks([tmp_path / "01_slow.ipynb"], "cpu", times, cell_timeout=10)
+    assert problems == ["01_slow.ipynb took 10.0 min, over the cpu budget of 10.0 min"]
+    assert nt.time_notebooks([tmp_path / "01_slow.ipynb"], "gpu", times, cell_timeout=10) == []
+    assert times["notebooks"]["01_slow"]["cpu"]["seconds"] == 601.0
