@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checks import positive_int, positive_number, weight
-from .objective import DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT, Objective
+from .objective import Objective, default_style_weight, default_tv_weight
 from .settings import default_device
 from .trainset import TrainingCrops
 from .vgg import VGG19Features, load_vgg19
@@ -36,7 +36,8 @@ from .vgg import VGG19Features, load_vgg19
 NETWORK_FILE_FORMAT = "nsthelpers-network"
 NETWORK_FILE_VERSION = 1
 #: Johnson et al. compare content at relu2_2: a network learns to keep the photo's layout from it far
-#: sooner than from the relu4_2 that Gatys-style optimisation (which starts from the photo) uses
+#: sooner than from the relu4_2 that Gatys-style optimisation (which starts from the photo) uses.
+#: The style term is the raw Gram loss (``balance_layers=False``), as in the paper.
 JOHNSON_CONTENT_LAYERS: tuple[str, ...] = ("relu2_2",)
 #: A network looks for the best trade-off over all photos, not for a nearby one: with ``stylize``'s weights
 #: (tuned for an optimisation that starts at the photo and stops after a few hundred steps) it learns to
@@ -144,10 +145,11 @@ def check_training(steps: int, size: int, batch_size: int, lr: float) -> None:
 
 def johnson_weights(model: VGG19Features, style_weight: float | None, tv_weight: float | None) -> tuple[float, float]:
     """The style and TV weights for training: given ones, else the package's defaults for the model's
-    preprocessing scaled by :data:`JOHNSON_STYLE_SCALE` and :data:`JOHNSON_TV_SCALE`."""
+    preprocessing and raw (unbalanced) Gram losses, scaled by :data:`JOHNSON_STYLE_SCALE` and :data:`JOHNSON_TV_SCALE`."""
     convention = model.preprocess.convention
-    sw = DEFAULT_STYLE_WEIGHT[convention] * JOHNSON_STYLE_SCALE if style_weight is None else weight("style_weight", style_weight)
-    tv = DEFAULT_TV_WEIGHT[convention] * JOHNSON_TV_SCALE if tv_weight is None else weight("tv_weight", tv_weight)
+    sw = (default_style_weight(convention, balanced=False) * JOHNSON_STYLE_SCALE if style_weight is None
+          else weight("style_weight", style_weight))
+    tv = default_tv_weight(convention) * JOHNSON_TV_SCALE if tv_weight is None else weight("tv_weight", tv_weight)
     return sw, tv
 
 
@@ -200,9 +202,9 @@ def train(
     for step, batch in zip(step_range(steps, progress), photos.batches(batch_size)):
         batch = batch.to(dev)
         objective = Objective(vgg, batch, [style_img], content_layers=content_layers, content_weight=content_weight,
-                              style_weight=0.0 if step < warmup_steps else sw, tv_weight=tv)
+                              style_weight=0.0 if step < warmup_steps else sw, tv_weight=tv, balance_layers=False)
         opt.zero_grad(set_to_none=True)
-        losses = objective(net(batch))
+        losses = {k: v.mean() for k, v in objective(net(batch)).items()}   # the batch's mean (Objective: per item)
         losses["total"].backward()
         opt.step()
         if record_step(history, losses, step, lr, callback, net):

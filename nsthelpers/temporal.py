@@ -99,7 +99,7 @@ def stylise_frame(model: VGG19Features, frame: torch.Tensor, style: torch.Tensor
     # optimize only calls the objective and reads its .model: a TemporalObjective serves as well
     result = optimize(objective, init.contiguous(), steps=settings.steps,  # type: ignore[arg-type]
                       optimizer=settings.optimizer, lr=settings.lr)
-    if result.stopped not in ("finished", "callback"):
+    if result.stopped not in ("finished", "callback", "converged"):
         raise ValueError(f"frame stylisation stopped: {result.stopped} ({result.message})")
     return result.image
 

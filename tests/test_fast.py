@@ -5,6 +5,7 @@ from torch import nn
 
 import nsthelpers as nst
 from nsthelpers import fast
+from nsthelpers.objective import default_style_weight
 from nsthelpers.trainset import TrainingCrops
 
 
@@ -59,7 +60,7 @@ def style():
 
 def _perceptual_loss(model, net, batch, style):
     with torch.no_grad():
-        return float(nst.Objective(model, batch, [style])(net(batch))["total"])
+        return float(nst.Objective(model, batch, [style], balance_layers=False)(net(batch))["total"].mean())
 
 
 def test_training_lowers_the_perceptual_loss_on_held_out_crops(caffe_vgg):
@@ -72,9 +73,10 @@ def test_training_lowers_the_perceptual_loss_on_held_out_crops(caffe_vgg):
     crops = TrainingCrops(size=32, seed=0)
     first = crops.batch(2)
     with torch.no_grad():
-        first_loss = float(nst.Objective(caffe_vgg, first, [style])(start(first))["total"])
+        first_loss = float(nst.Objective(caffe_vgg, first, [style], balance_layers=False)(start(first))["total"].mean())
     result = fast.train(style, photos=TrainingCrops(size=32, seed=0), steps=25, size=32, batch_size=2, lr=3e-3,
-                        warmup_steps=0, style_weight=nst.DEFAULT_STYLE_WEIGHT["caffe"], tv_weight=nst.DEFAULT_TV_WEIGHT["caffe"],
+                        warmup_steps=0, style_weight=default_style_weight("caffe", balanced=False),
+                        tv_weight=nst.DEFAULT_TV_WEIGHT["caffe"],
                         content_layers=nst.DEFAULT_CONTENT_LAYERS, net=start, model=caffe_vgg, device="cpu")
     assert result.steps == 25 and len(result.history["total"]) == 25
     # the trainer's loss is the Objective's: its first value is the untrained net's loss on the first batch
@@ -101,7 +103,7 @@ def test_warmup_steps_train_without_the_style_term(random_vgg, style):
         assert h["total"][step] == pytest.approx(expected, rel=1e-5)
     sw, tv = fast.johnson_weights(random_vgg, None, None)
     assert (sw, tv) == (result.settings["style_weight"], result.settings["tv_weight"])
-    assert sw == pytest.approx(nst.DEFAULT_STYLE_WEIGHT["imagenet"] * fast.JOHNSON_STYLE_SCALE)
+    assert sw == pytest.approx(default_style_weight("imagenet", balanced=False) * fast.JOHNSON_STYLE_SCALE)
 
 
 def test_save_load_round_trip(tmp_path):
