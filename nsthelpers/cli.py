@@ -1,4 +1,6 @@
-"""Command line: ``nst stylize CONTENT STYLE -o OUT.png`` (see ``nst stylize --help``) and ``nst weights``.
+"""Command line: ``nst stylize CONTENT STYLE -o OUT.png`` (see ``nst stylize --help``), ``nst weights``,
+``nst fast train|apply`` (feed-forward networks, :mod:`nsthelpers.cli_fast`) and ``nst video``
+(:mod:`nsthelpers.cli_video`).
 
 Every ``nst stylize`` option is a field of :mod:`nsthelpers.specs`: its flag, help text and default come
 from there, and only the options a user gives are passed on, so the command line and ``nst.stylize``
@@ -12,7 +14,7 @@ import typing
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import specs
+from . import cli_fast, cli_video, specs
 from .images import SAVE_FORMATS, ImageLoadError, load_image
 from .memory import OutOfMemory
 from .transfer import PREVIEW, stylize
@@ -109,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_stylize(sub)
     _add_weights(sub)
+    cli_fast.add_parser(sub)
+    cli_video.add_parser(sub)
     return parser
 
 
@@ -118,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "stylize":
         return _stylize(args, parser)
+    if args.command in ("fast", "video"):
+        return int(args.handler(args))
     return _weights(args)
 
 

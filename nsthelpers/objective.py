@@ -135,8 +135,9 @@ class Objective(nn.Module):
             return torch.stack([w * gram_matrix(f, self.gram_normalize) for w, f in zip(blend, feats)]).sum(0)
         if self.style_loss_type == "w2":  # blend means and second raw moments (a mixture's), not covariances
             moments = [mean_second_moment(f) for f in feats]
-            return w2_target(sum(w * m for w, (m, _) in zip(blend, moments)),
-                             sum(w * s for w, (_, s) in zip(blend, moments)))
+            mean = torch.stack([w * m for w, (m, _) in zip(blend, moments)]).sum(0)
+            second = torch.stack([w * s for w, (_, s) in zip(blend, moments)]).sum(0)
+            return w2_target(mean, second)
         stats = [mean_cov(f) for f in feats]
         return (sum(w * m for w, (m, _) in zip(blend, stats)), sum(w * c for w, (_, c) in zip(blend, stats)))
 

@@ -18,9 +18,11 @@ LAYERS = {
     "loop": 5, "reference": 5,
     "transfer": 6, "live": 6,
     "lab": 7, "batch": 7,
-    "widgets": 8, "cli": 8,
-    "session": 9, "__init__": 10,
-    "peak_memory": 1, "backbones": 2, "finetune": 3, "amp": 5,     # added on branch nb-late (issue 13)
+    "widgets": 8, "cli": 9,
+    "session": 10, "__init__": 11,
+    "peak_memory": 1, "backbones": 2, "finetune": 3, "amp": 5,
+    "flow": 0, "trainset": 3, "synthclip": 3, "fast": 5, "adain": 6, "temporal": 6, "video": 7,
+    "cli_fast": 7, "cli_video": 8,
 }
 
 
