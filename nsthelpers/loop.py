@@ -34,6 +34,7 @@ __all__ = ["DEFAULT_LR", "LOSS_TERMS", "OPTIMIZERS", "PRECISIONS", "StepInfo", "
 DEFAULT_LR = {"adam": 0.05, "lbfgs": 1.0}
 LOSS_TERMS = ("total", "content", "style", "tv")
 StopReason = Literal["finished", "callback", "interrupted", "non-finite loss", "converged"]
+BOX_WEIGHT = 50.0  # L-BFGS's box penalty: pixels 0.01 outside [0, 1] everywhere cost 0.5 % of the first loss
 GRAPH_WARMUP_STEPS = 3  # ordinary steps before capture (cuDNN autotuning, lazy initialisation, Adam's state)
 
 
@@ -250,11 +251,20 @@ def _adam_loop(run: Run, objective: Objective, autocast: Callable[[], Any], resu
 
 
 def _lbfgs_loop(run: Run, objective: Objective, autocast: Callable[[], Any]) -> None:
-    """L-BFGS with a strong-Wolfe line search; each objective evaluation is one step."""
+    """L-BFGS with a strong-Wolfe line search; each objective evaluation is one step.
+
+    Adam's steps are small, so clamping to [0, 1] after each one is harmless. L-BFGS's line search tries
+    long steps and trusts that the loss it sees belongs to the point it chose, so clamping behind its back
+    misleads it; left alone, it drifts outside [0, 1] and the clipped picture it returns scores 30–40 %
+    worse than its last step (128 px, from the photo). So it minimises the loss plus a box penalty, the
+    mean squared distance of the pixels outside [0, 1], weighted :data:`BOX_WEIGHT` × the first loss
+    (scale-free): the pixels stay inside, and the history describes the picture that is returned.
+    """
     # L-BFGS's curvature history is not checkpointed: a resumed run restarts it from the saved image.
     opt = run.optimizer = torch.optim.LBFGS(
         [run.x], lr=run.lr, max_iter=run.steps, max_eval=run.steps + 1, history_size=50,
         tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
+    box_weight: list[float] = []  # set at the first evaluation (one host sync)
 
     def closure() -> torch.Tensor:
         if run.step >= run.steps:
@@ -263,17 +273,24 @@ def _lbfgs_loop(run: Run, objective: Objective, autocast: Callable[[], Any]) -> 
         with autocast():
             losses = objective(run.x)
         total = losses["total"].sum()
-        total.backward()
+        box_weight[:] = box_weight or [BOX_WEIGHT * abs(float(total.detach()))]
+        minimised = total + box_weight[0] * box_penalty(run.x)
+        minimised.backward()
         run.record(_stacked(losses))
         run.applied = run.step
         run.save_checkpoint()
-        return total
+        return minimised
 
     while run.step < run.steps:
         before = run.step
         opt.step(closure)
         if run.step == before:  # converged exactly: nothing left to do
             break
+
+
+def box_penalty(x: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance of the pixels outside [0, 1] to the box (0 inside it)."""
+    return ((x - 1).clamp_min(0).pow(2) + (-x).clamp_min(0).pow(2)).mean()
 
 
 def _cosine(step: int, steps: int) -> float:
@@ -317,7 +334,8 @@ def optimize(objective: Objective, init: torch.Tensor, spec: RunSpec | None = No
     ``optimize(objective, photo, steps=100, optimizer="lbfgs")``. ``steps`` counts objective evaluations.
 
     Adam keeps pixels in [0, 1] after every step and, with ``lr_decay``, follows a cosine schedule
-    to 5 % of ``lr``; L-BFGS uses a strong-Wolfe line search and the result is clipped at the end.
+    to 5 % of ``lr``; L-BFGS uses a strong-Wolfe line search and a box penalty that keeps the pixels
+    in [0, 1] (the result is still clipped, by at most a hair).
     ``precision="auto"`` runs VGG under bf16 autocast on CUDA (Gram matrices and losses stay fp32).
     ``cuda_graphs="auto"`` records one whole Adam step (forward, backward, update, clipping) as a CUDA
     graph after a few ordinary steps and replays it (one launch per step instead of hundreds); the first

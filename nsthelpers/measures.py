@@ -138,6 +138,8 @@ class Judge:
 
         image = as_chw(result)
         hw = (int(image.shape[1]), int(image.shape[2]))
+        if min(hw) < 7:
+            raise ValueError(f"the result is {hw[0]}×{hw[1]} px; SSIM (7×7 window) needs at least 7 px per side")
         style_grams, photo_distance, content = self._for_size(hw)
         style = raw_style_distance(image, style_grams) / photo_distance
         arr = image.permute(1, 2, 0).numpy().astype(np.float64)

@@ -15,7 +15,17 @@ from torch import nn
 
 from . import checks
 from .gram import gram_matrix
-from .losses import content_loss, masked_style_loss, mean_cov, mean_cov_loss, style_layer_loss, tv_loss
+from .losses import (
+    content_loss,
+    masked_style_loss,
+    mean_cov,
+    mean_cov_loss,
+    mean_second_moment,
+    style_layer_loss,
+    tv_loss,
+    w2_style_loss,
+    w2_target,
+)
 from .specs import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, STYLE_LOSSES, LossSpec
 from .vgg import VGG19Features, deepest_layer
 
@@ -123,6 +133,11 @@ class Objective(nn.Module):
         """One layer's style target: the blend of each style image's Gram (or mean and covariance)."""
         if self.style_loss_type == "gram":
             return torch.stack([w * gram_matrix(f, self.gram_normalize) for w, f in zip(blend, feats)]).sum(0)
+        if self.style_loss_type == "w2":  # blend means and second raw moments (a mixture's), not covariances
+            moments = [mean_second_moment(f) for f in feats]
+            mean = torch.stack([w * m for w, (m, _) in zip(blend, moments)]).sum(0)
+            second = torch.stack([w * s for w, (_, s) in zip(blend, moments)]).sum(0)
+            return w2_target(mean, second)
         stats = [mean_cov(f) for f in feats]
         return (sum(w * m for w, (m, _) in zip(blend, stats)), sum(w * c for w, (_, c) in zip(blend, stats)))
 
@@ -146,6 +161,8 @@ class Objective(nn.Module):
                                 for m, g in zip(self.layer_masks[name], target)]).sum(0)
         if self.style_loss_type == "mean_cov":
             return mean_cov_loss(feats, target[0], target[1], per_item)
+        if self.style_loss_type == "w2":
+            return w2_style_loss(feats, target, per_item)
         return style_layer_loss(feats, target, self.gram_normalize, per_item)
 
 

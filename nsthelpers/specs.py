@@ -28,7 +28,7 @@ from .gram import GRAM_NORMALIZATIONS
 
 DEFAULT_CONTENT_LAYERS: tuple[str, ...] = ("relu4_2",)
 DEFAULT_STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-StyleLossName = Literal["gram", "mean_cov"]
+StyleLossName = Literal["gram", "mean_cov", "w2"]
 OptimizerName = Literal["adam", "lbfgs"]
 Precision = Literal["auto", "fp32", "bf16"]
 InitName = Literal["content", "noise", "style"]
@@ -101,7 +101,8 @@ class LossSpec:
     tv_weight: float | None = field(default=None, metadata=option(
         "weight of the total-variation (smoothness) loss (default: the model's, see DEFAULT_TV_WEIGHT)"))
     style_loss: StyleLossName = field(default="gram", metadata=option(
-        "gram: Gatys' Gram matrices; mean_cov: feature means and covariances"))
+        "gram: Gatys' Gram matrices; mean_cov: feature means and covariances; "
+        "w2: Wasserstein-2 distance between the features' Gaussians"))
     style_blend: tuple[float, ...] | None = field(default=None, metadata=option(
         "weights of several style images' targets (default equal)", parse=_floats, metavar="WEIGHTS"))
     masks: tuple[torch.Tensor, ...] | None = field(default=None, metadata=option(

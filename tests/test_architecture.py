@@ -14,12 +14,15 @@ LAYERS = {
     "vgg": 1, "losses": 1, "analysis": 1,
     "checks": 2, "features": 2, "memory": 2, "viz": 2,
     "specs": 3,
-    "objective": 4, "evaluate": 4,
+    "objective": 4, "evaluate": 4, "quantization": 3, "loss_modules": 4, "diagrams": 4,
     "loop": 5, "reference": 5,
     "transfer": 6, "live": 6,
     "lab": 7, "batch": 7,
-    "widgets": 8, "cli": 8,
-    "session": 9, "__init__": 10,
+    "widgets": 8, "cli": 9,
+    "session": 10, "__init__": 11,
+    "peak_memory": 1, "backbones": 2, "finetune": 3, "amp": 5,
+    "flow": 0, "trainset": 3, "synthclip": 3, "fast": 5, "adain": 6, "temporal": 6, "video": 7,
+    "cli_fast": 7, "cli_video": 8,
 }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -130,11 +129,9 @@ def _positive_numbers(obj, path="res"):
 def test_quick_bench_end_to_end(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"# Benchmarks\n\nintro\n\n{bench.BEGIN}\nold table\n{bench.END}\n\n## After\nkept\n")
-    t0 = time.perf_counter()
     res = bench.main(["--quick", "--weights", "random", "--device", "cpu", "--sizes", "32", "--target-size", "32",
                       "--ref-steps", "3", "--stylize-steps", "20", "--threads", "1",
                       "--out", str(tmp_path / "results"), "--readme", str(readme)])
-    assert time.perf_counter() - t0 < 30
     path = Path(res["json_path"])
     assert path.parent == tmp_path / "results" and path.name.startswith("cpu-") and path.name.endswith("-quick.json")
     data = json.loads(path.read_text())

@@ -117,3 +117,25 @@ def test_preview_flag_uses_small_fast_settings(images, tmp_path, monkeypatch):
     content, style = images
     main(["stylize", str(content), str(style), "-o", str(tmp_path / "p.png"), "--preview", "--size", "1024"])
     assert (seen["size"], seen["steps"], seen["optimizer"]) == (128, 30, "lbfgs")
+
+
+def test_a_folder_of_contents_gives_one_picture_each_and_resumes(tmp_path, images, capsys):
+    content, style = images
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.png", "b.jpg"):
+        Image.open(content).save(folder / name)
+    (folder / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    args = ["stylize", str(folder), str(style), "-o", str(out), "--size", "32", "--steps", "2",
+            "--weights", "random", "--device", "cpu", "--quiet"]
+    assert main(args) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"] and Image.open(out / "a.png").size == (32, 23)
+    capsys.readouterr()
+    (out / "b.png").unlink()
+    assert main(args) == 0  # a re-run keeps what is there and makes only what is missing
+    printed = capsys.readouterr().out
+    assert "kept" in printed and "a.png" in printed and f"wrote {out / 'b.png'}" in printed
+    (tmp_path / "empty").mkdir()
+    assert main(["stylize", str(tmp_path / "empty"), str(style), "-o", str(out), "--weights", "random"]) == 2
+    assert "holds no images" in capsys.readouterr().err

