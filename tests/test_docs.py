@@ -37,11 +37,6 @@ ROOT = Path(__file__).resolve().parents[1]
 NOT_YET_CONVERTED = [
     "notebooks/05_style_transfer_loop.ipynb",
     "notebooks/06_style_lab.ipynb",
-    "notebooks/07_beyond.ipynb",
-    "notebooks/08_evaluation.ipynb",
-    "notebooks/09_speed.ipynb",
-    "README.md",
-    "benchmarks/README.md",
 ]
 
 # ----------------------------------------------------------------------------------------------
