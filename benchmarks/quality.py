@@ -46,13 +46,13 @@ DEFAULT_PAIRS = "astronaut:starry_night,chelsea:the_scream,coffee:shipwreck"
 
 #: stylize variants: one lever changed from the defaults each (``--variants`` picks them by name)
 VARIANTS: dict[str, dict[str, Any]] = {
-    "previous defaults (Adam, 300 steps, raw layer weights)": dict(
+    "previous defaults (Adam 300 steps; raw layer weights)": dict(
         optimizer="adam", steps=300, balance_layers=False, scales=None, stop_below=0.0),
     "unbalanced layers": dict(balance_layers=False),
     "Adam instead of L-BFGS": dict(optimizer="adam", steps=100),
     "single scale": dict(scales=None),
     "coarse-to-fine without detail": dict(scale_detail=False),
-    "stopping rule (stop_below=0.05, at most 100 steps)": dict(stop_below=0.05, steps=100),
+    "stopping rule (stop_below=0.05; at most 100 steps)": dict(stop_below=0.05, steps=100),
     "noise start": dict(init="noise", steps=80),
     "Adam + iterate averaging": dict(optimizer="adam", steps=100, average=0.9),
 }

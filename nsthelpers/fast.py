@@ -194,8 +194,7 @@ def train(
     torch.manual_seed(seed)
     net = (net if net is not None else TransformerNet(width)).to(dev).train()
     photos = photos if photos is not None else TrainingCrops(size=size, seed=seed)
-    style_img = F.interpolate(style, size=_longer_side_hw(style, style_size or size), mode="bilinear",
-                              antialias=True, align_corners=False).clamp(0, 1).to(dev)
+    style_img = style_target(style, style_size or size).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     history: dict[str, list[float]] = {k: [] for k in ("total", "content", "style", "tv")}
     t0 = time.perf_counter()
@@ -203,10 +202,7 @@ def train(
         batch = batch.to(dev)
         objective = Objective(vgg, batch, [style_img], content_layers=content_layers, content_weight=content_weight,
                               style_weight=0.0 if step < warmup_steps else sw, tv_weight=tv, balance_layers=False)
-        opt.zero_grad(set_to_none=True)
-        losses = {k: v.mean() for k, v in objective(net(batch)).items()}   # the batch's mean (Objective: per item)
-        losses["total"].backward()
-        opt.step()
+        losses = perceptual_step(net, opt, objective, batch)
         if record_step(history, losses, step, lr, callback, net):
             break
     net.eval()
@@ -214,6 +210,22 @@ def train(
                 "warmup_steps": warmup_steps, "content_layers": list(content_layers), "content_weight": content_weight,
                 "style_weight": sw, "tv_weight": tv, "weights": vgg.weights_name}
     return TrainResult(net, history, len(history["total"]), time.perf_counter() - t0, settings)
+
+
+def style_target(style: torch.Tensor, side: int) -> torch.Tensor:
+    """The style picture resized (antialiased) so that its longer side is ``side`` px, in [0, 1]."""
+    return F.interpolate(style, size=_longer_side_hw(style, side), mode="bilinear", antialias=True,
+                         align_corners=False).clamp(0, 1)
+
+
+def perceptual_step(net: nn.Module, opt: torch.optim.Optimizer, objective: Objective,
+                    batch: torch.Tensor) -> dict[str, torch.Tensor]:
+    """One Adam step on ``net``'s weights lowering the batch's mean ``objective`` (Objective gives per-item losses)."""
+    opt.zero_grad(set_to_none=True)
+    losses = {k: v.mean() for k, v in objective(net(batch)).items()}
+    losses["total"].backward()
+    opt.step()
+    return losses
 
 
 def record_step(history: dict[str, list[float]], losses: dict[str, torch.Tensor], step: int, lr: float,

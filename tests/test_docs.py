@@ -35,11 +35,6 @@ from docs_scripts import load_script
 ROOT = Path(__file__).resolve().parents[1]
 
 NOT_YET_CONVERTED = [
-    "notebooks/07_beyond.ipynb",
-    "notebooks/08_evaluation.ipynb",
-    "notebooks/09_speed.ipynb",
-    "README.md",
-    "benchmarks/README.md",
 ]
 
 # ----------------------------------------------------------------------------------------------

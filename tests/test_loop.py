@@ -66,3 +66,34 @@ def test_the_returned_picture_is_scored_after_clipping():
     r = optimize(Quadratic(), torch.full((1, 3, 4, 4), 1.0), steps=3, optimizer="lbfgs", lr=1.0)
     assert 0 <= float(r.image.min()) and float(r.image.max()) <= 1
     assert r.final_losses["total"] == pytest.approx(float((r.image - 0.3).pow(2).mean()), rel=1e-6)
+
+
+def test_the_box_penalty_is_the_mean_squared_distance_outside_the_box():
+    from nsthelpers.loop import box_penalty
+
+    x = torch.tensor([-0.5, 0.2, 1.5, 1.0])  # distances to [0, 1]: 0.5, 0, 0.5, 0
+    assert box_penalty(x).item() == pytest.approx((0.25 + 0.25) / 4)
+    assert box_penalty(torch.rand(2, 3, 5, 5)).item() == 0.0
+
+
+class PullsOutOfTheBox(Quadratic):
+    """total = 1 + mean((x − 1.5)²): the unconstrained minimum lies outside [0, 1]."""
+
+    def __call__(self, x):
+        d = (x - 1.5).pow(2).mean()
+        zero = d * 0
+        return {"total": 1 + d, "content": d, "style": zero, "tv": zero}
+
+
+@pytest.mark.parametrize("box_weight, gap", [(0.0, (1.2, 1.3)), (None, (0.99, 1.01))])
+def test_lbfgs_stays_in_the_box_so_the_returned_picture_scores_what_was_logged(monkeypatch, box_weight, gap):
+    # Without the penalty L-BFGS walks to 1.5 (logged total 1), and clipping the result to 1 costs 0.25.
+    # With it (weight 50 × the first total, 1.36) the iterate stops at ≈ 1.007: logged ≈ returned ≈ 1.25.
+    import nsthelpers.loop as loop
+
+    if box_weight is not None:
+        monkeypatch.setattr(loop, "BOX_WEIGHT", box_weight)
+    r = optimize(PullsOutOfTheBox(), START, steps=20, optimizer="lbfgs")
+    ratio = r.final_losses["total"] / r.history["total"][-1]  # the point L-BFGS settled on
+    assert gap[0] < ratio < gap[1]
+    assert r.final_losses["total"] == pytest.approx(1.25, rel=1e-4)

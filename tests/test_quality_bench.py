@@ -32,3 +32,11 @@ def test_quick_run_writes_results_plot_and_ratios(tmp_path):
     for c in contenders.values():
         assert c["trace"] and all(r["seconds"] > 0 and 0 < r["style"] and -1 <= r["ssim"] <= 1 for r in c["trace"])
     assert results[0]["target"] == pastiche["final"]
+
+
+def test_every_variant_can_be_named_on_the_command_line():
+    """--variants is comma-separated: every variant name (and all of them at once) parses back."""
+    names = list(quality.VARIANTS)
+    assert quality.parse_args(["--variants", ",".join(names)]).variants == names
+    with pytest.raises(SystemExit):
+        quality.parse_args(["--variants", "no such variant"])
