@@ -1,27 +1,16 @@
 """docs/figures/make_figures_05_06.py: the first-cell pictures of notebooks 05 and 06 are made by the project's code."""
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
 
 import pytest
+from docs_scripts import ROOT, load_script
 from PIL import Image
-
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "docs" / "figures" / "make_figures_05_06.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("make_figures_05_06", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_quick_run_writes_both_jpegs(tmp_path, monkeypatch):
     monkeypatch.setenv("NSTHELPERS_OFFLINE", "1")
-    figures = _load()
+    figures = load_script("figures/make_figures_05_06")
     figures.main(["--quick", "--out", str(tmp_path)])
     for name in figures.NAMES:
         path = tmp_path / f"{name}.jpg"
