@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 # OMP_WAIT_POLICY=PASSIVE: on a busy 2-core machine spinning OpenMP threads made steps 5-20x slower.
 TEST_ENV := NSTHELPERS_QUICK=1 NSTHELPERS_OFFLINE=1 TQDM_DISABLE=1 PYTHONHASHSEED=0 OMP_WAIT_POLICY=PASSIVE
 
-.PHONY: lint lab test test-unit test-notebooks e2e chromium bench bench-quality clean venv gallery test-cpu-profile
+.PHONY: lint lab test test-unit test-notebooks e2e chromium bench bench-quality bench-batch clean venv gallery test-cpu-profile
 
 venv: $(STAMP)
 
@@ -55,6 +55,10 @@ bench: $(STAMP)
 # Pairs and variants: BENCH_QUALITY_ARGS="--pairs tubingen.jpg:starry_night --variants all" (see --help).
 bench-quality: $(STAMP)
 	TQDM_DISABLE=1 $(BIN)/python benchmarks/quality.py $(BENCH_QUALITY_ARGS)
+
+# N pictures of one pair as one batched run against N separate runs (stylize_batch); CPU or BENCH_BATCH_ARGS="--device cuda".
+bench-batch: $(STAMP)
+	TQDM_DISABLE=1 $(BIN)/python benchmarks/batching.py $(BENCH_BATCH_ARGS)
 
 # The README's gallery (docs/gallery/: small JPEGs, calls, settings and times), with stylize's defaults.
 # Paintings are used when they are in the cache (NSTHELPERS_CACHE), else their generated stand-ins.
