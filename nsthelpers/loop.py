@@ -259,15 +259,20 @@ def _lbfgs_loop(run: Run, objective: Objective, autocast: Callable[[], Any]) -> 
     worse than its last step (128 px, from the photo). So it minimises the loss plus a box penalty, the
     mean squared distance of the pixels outside [0, 1], weighted :data:`BOX_WEIGHT` × the first loss
     (scale-free): the pixels stay inside, and the history describes the picture that is returned.
+    When the budget runs out inside a line search, the pixels have already been moved to a trial point that
+    will not be evaluated; they are put back to the last evaluated point, so the returned picture is the one
+    the last history entry scored (clipped, by at most a hair).
     """
     # L-BFGS's curvature history is not checkpointed: a resumed run restarts it from the saved image.
     opt = run.optimizer = torch.optim.LBFGS(
         [run.x], lr=run.lr, max_iter=run.steps, max_eval=run.steps + 1, history_size=50,
         tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
     box_weight: list[float] = []  # set at the first evaluation (one host sync)
+    evaluated: list[torch.Tensor] = []  # the last point the objective was evaluated at
 
     def closure() -> torch.Tensor:
         if run.step >= run.steps:
+            run.x.data.copy_(evaluated[0])  # undo the line search's move to a point it will not evaluate
             raise StopOptimization
         opt.zero_grad(set_to_none=True)
         with autocast():
@@ -277,6 +282,7 @@ def _lbfgs_loop(run: Run, objective: Objective, autocast: Callable[[], Any]) -> 
         minimised = total + box_weight[0] * box_penalty(run.x)
         minimised.backward()
         run.record(_stacked(losses))
+        evaluated[:] = [run.x.detach().clone()]
         run.applied = run.step
         run.save_checkpoint()
         return minimised

@@ -97,3 +97,13 @@ def test_lbfgs_stays_in_the_box_so_the_returned_picture_scores_what_was_logged(m
     ratio = r.final_losses["total"] / r.history["total"][-1]  # the point L-BFGS settled on
     assert gap[0] < ratio < gap[1]
     assert r.final_losses["total"] == pytest.approx(1.25, rel=1e-4)
+
+
+def test_lbfgs_returns_the_last_point_it_evaluated_even_when_the_budget_ends_a_line_search():
+    seen = []
+    for steps in (3, 4, 5, 6, 7):  # budgets that end at different places inside line searches
+        r = optimize(PullsOutOfTheBox(), START, steps=steps, optimizer="lbfgs",
+                     callback=lambda info: seen.append(info.image.clone()), callback_every=1)
+        assert r.steps_done == steps and len(seen) >= steps
+        assert torch.equal(r.image, seen[-1].clamp(0, 1).cpu())
+        seen.clear()
