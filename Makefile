@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) chromium lint
-	$(TEST_ENV) $(BIN)/python -m pytest -q tests notebooks \
+	$(TEST_ENV) $(BIN)/python -m pytest -q --durations=15 tests notebooks \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=300 \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg
 
