@@ -259,20 +259,19 @@ def _lbfgs_loop(run: Run, objective: Objective, autocast: Callable[[], Any]) -> 
     worse than its last step (128 px, from the photo). So it minimises the loss plus a box penalty, the
     mean squared distance of the pixels outside [0, 1], weighted :data:`BOX_WEIGHT` × the first loss
     (scale-free): the pixels stay inside, and the history describes the picture that is returned.
-    When the budget runs out inside a line search, the pixels have already been moved to a trial point that
-    will not be evaluated; they are put back to the last evaluated point, so the returned picture is the one
-    the last history entry scored (clipped, by at most a hair).
+    The run returns the best point it evaluated (lowest loss plus penalty). A budget usually runs out
+    inside a line search, with the pixels at a trial point that is never evaluated, or just after a long
+    trial step; L-BFGS's answer is its best point, not whatever it was trying last.
     """
     # L-BFGS's curvature history is not checkpointed: a resumed run restarts it from the saved image.
     opt = run.optimizer = torch.optim.LBFGS(
         [run.x], lr=run.lr, max_iter=run.steps, max_eval=run.steps + 1, history_size=50,
         tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
     box_weight: list[float] = []  # set at the first evaluation (one host sync)
-    evaluated: list[torch.Tensor] = []  # the last point the objective was evaluated at
+    best: list[Any] = []  # [value, pixels] of the best point evaluated so far
 
     def closure() -> torch.Tensor:
         if run.step >= run.steps:
-            run.x.data.copy_(evaluated[0])  # undo the line search's move to a point it will not evaluate
             raise StopOptimization
         opt.zero_grad(set_to_none=True)
         with autocast():
@@ -281,17 +280,23 @@ def _lbfgs_loop(run: Run, objective: Objective, autocast: Callable[[], Any]) -> 
         box_weight[:] = box_weight or [BOX_WEIGHT * abs(float(total.detach()))]
         minimised = total + box_weight[0] * box_penalty(run.x)
         minimised.backward()
+        value = float(minimised.detach())
+        if not best or value < best[0]:
+            best[:] = [value, run.x.detach().clone()]
         run.record(_stacked(losses))
-        evaluated[:] = [run.x.detach().clone()]
         run.applied = run.step
         run.save_checkpoint()
         return minimised
 
-    while run.step < run.steps:
-        before = run.step
-        opt.step(closure)
-        if run.step == before:  # converged exactly: nothing left to do
-            break
+    try:
+        while run.step < run.steps:
+            before = run.step
+            opt.step(closure)
+            if run.step == before:  # converged exactly: nothing left to do
+                break
+    finally:  # also when a callback, Stop or Ctrl-C ends the run
+        if best:
+            run.x.data.copy_(best[1])
 
 
 def box_penalty(x: torch.Tensor) -> torch.Tensor:
@@ -435,7 +440,7 @@ def _result(run: Run, objective: Objective, elapsed: float, resumed: dict | None
     timings = {"optimize_s": elapsed, "ms_per_step": 1000 * elapsed / max(new_steps, 1)}
     result = StyleResult(picture, run.history, run.step, timings, run.stopped, run.message)
     if run.stopped != "non-finite loss":
-        # L-BFGS's last evaluated point can lie outside [0, 1]: score the picture actually returned.
+        # L-BFGS's best point can lie slightly outside [0, 1]: score the picture actually returned.
         with torch.no_grad():
             terms = objective(picture.to(init.device, init.dtype))
         result.final = {k: terms[k].tolist() for k in LOSS_TERMS}  # floats; for a batch, one per item
