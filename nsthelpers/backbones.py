@@ -13,17 +13,15 @@ the right cost per step, for tests and timings, but not features worth stylising
 """
 from __future__ import annotations
 
-import urllib.error
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from .settings import default_device
-from .vgg import Preprocess, WeightsUnavailableError
+from .vgg import Preprocess, download_torchvision_state
 
 PREFIX = "torchvision:"
 
@@ -130,17 +128,7 @@ def _weights_enum(spec: BackboneSpec):
 
 def _download_state(spec: BackboneSpec) -> dict[str, torch.Tensor]:
     """The ImageNet state dict from the torch hub cache (downloaded on first use, hash checked)."""
-    weights = _weights_enum(spec)
-    try:
-        return weights.get_state_dict(progress=True, check_hash=True)
-    except (urllib.error.URLError, OSError, RuntimeError) as exc:
-        cache = Path(torch.hub.get_dir()) / "checkpoints"
-        raise WeightsUnavailableError(
-            f"could not download torchvision's {spec.name} weights ({weights.url}): {exc}.\n"
-            f"Either connect to the internet once (they are cached in {cache}), copy the file "
-            f"{Path(weights.url).name} there from a machine that has it, or use weights='caffe' "
-            "(the original VGG19, bundled, works offline)."
-        ) from None
+    return download_torchvision_state(_weights_enum(spec), f"{spec.name} weights")
 
 
 def load_backbone(name: str, device: str | torch.device | None = None, *, pretrained: bool = True,

@@ -16,6 +16,17 @@ import torch
 CHECKPOINT_FORMAT = "nsthelpers-checkpoint"
 
 
+def torch_save_atomically(payload: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place (folders created), so an
+    interrupted save never leaves a broken file; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
 @dataclass
 class Checkpoint:
     """Where and how often one run saves itself, and what identifies the run."""
@@ -27,12 +38,9 @@ class Checkpoint:
     def save(self, image: torch.Tensor, step: int, history: dict[str, list[float]],
              optimizer_state: dict | None) -> None:
         """Write the run's state (atomically)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"format": CHECKPOINT_FORMAT, "fingerprint": self.fingerprint, "image": image.detach().cpu().contiguous(),
                    "step": step, "history": history, "optimizer": optimizer_state}
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, self.path)
+        torch_save_atomically(payload, self.path)
 
     def load(self) -> dict[str, Any] | None:
         """The saved state of this run, or None when there is no file yet.

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checkpoint import torch_save_atomically
 from .checks import positive_int, positive_number, weight
 from .objective import Objective, default_style_weight, default_tv_weight
 from .settings import default_device
@@ -295,12 +296,7 @@ def write_network_file(path: str | os.PathLike, kind: str, config: dict, state: 
               for k, v in state.items()}
     payload = {"format": NETWORK_FILE_FORMAT, "version": NETWORK_FILE_VERSION, "kind": kind, "config": dict(config),
                "info": dict(info or {}), "state_dict": stored, "sha256": weights_digest(stored)}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
+    return torch_save_atomically(payload, path)
 
 
 def read_network_file(path: str | os.PathLike, kind: str | None = None) -> dict:

@@ -24,6 +24,7 @@ from typing import Iterable, Sequence
 import torch
 from torch import nn
 
+from .checkpoint import torch_save_atomically
 from .settings import default_device, default_weights
 
 # Layer names in torchvision's ``vgg19().features`` order: the index of a name is its index there.
@@ -293,18 +294,24 @@ def _torchvision_state() -> dict[str, torch.Tensor]:
     """IMAGENET1K_V1 exactly as torchvision loads it (torch hub cache, download on first use)."""
     from torchvision.models import VGG19_Weights
 
-    w = VGG19_Weights.IMAGENET1K_V1
+    full = download_torchvision_state(VGG19_Weights.IMAGENET1K_V1, "VGG19 weights", "548 MB")
+    return {k[len("features."):]: v for k, v in full.items() if k.startswith("features.")}
+
+
+def download_torchvision_state(weights: object, what: str, size: str = "") -> dict[str, torch.Tensor]:
+    """A torchvision ``WeightsEnum``'s state dict from the torch hub cache (downloaded on first use, hash
+    checked); offline, a :class:`WeightsUnavailableError` that says how to get the file or to use caffe."""
+    url = weights.url  # type: ignore[attr-defined]
     try:
-        full = w.get_state_dict(progress=True, check_hash=True)
+        return weights.get_state_dict(progress=True, check_hash=True)  # type: ignore[attr-defined]
     except (urllib.error.URLError, OSError, RuntimeError) as exc:
         cache = Path(torch.hub.get_dir()) / "checkpoints"
         raise WeightsUnavailableError(
-            f"could not download torchvision's VGG19 weights ({w.url}, 548 MB): {exc}.\n"
+            f"could not download torchvision's {what} ({url}{', ' + size if size else ''}): {exc}.\n"
             f"Either connect to the internet once (they are cached in {cache}), copy the file "
-            f"{Path(w.url).name} there from a machine that has it, or use weights='caffe' "
+            f"{Path(url).name} there from a machine that has it, or use weights='caffe' "
             "(the original VGG19, bundled, works offline)."
         ) from None
-    return {k[len("features."):]: v for k, v in full.items() if k.startswith("features.")}
 
 
 def load_weights_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], str]:
@@ -366,12 +373,7 @@ def save_features_file(model: VGG19Features, path: str | os.PathLike, *, half: b
         "state_dict": state,
         "sha256": _state_digest(state),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
+    return torch_save_atomically(payload, path)
 
 
 @dataclass(frozen=True)
