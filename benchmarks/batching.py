@@ -29,18 +29,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import nsthelpers as nst  # noqa: E402
-from nsthelpers.data import content_photo, generated_texture  # noqa: E402
-from nsthelpers.images import match_size  # noqa: E402
+from bench import pictures  # noqa: E402  (benchmarks/bench.py, beside this script)
+from markers import replace_block  # noqa: E402  (benchmarks/markers.py, beside this script)
+from nsthelpers.speed import sync  # noqa: E402
 from nsthelpers.objective import default_style_weight  # noqa: E402
 
 BEGIN = "<!-- batching-results:begin (written by benchmarks/batching.py; edits here are overwritten) -->"
 END = "<!-- batching-results:end -->"
 FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # style weight = factor × the default, item by item
-
-
-def sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
 
 
 def timed(fn: Any, dev: torch.device) -> tuple[float, Any]:
@@ -54,8 +50,7 @@ def timed(fn: Any, dev: torch.device) -> tuple[float, Any]:
 
 def measure(model: Any, dev: torch.device, size: int, n: int, steps: int, rounds: int) -> dict[str, Any]:
     """One size: N separate runs against one batched run, ``rounds`` alternating rounds each."""
-    content = match_size(content_photo("astronaut"), (size, size))
-    style = match_size(generated_texture("swirls", min(size, 512), seed=0), (size, size))
+    content, style = pictures(size, dev)  # the speed benchmark's pair: astronaut and 'swirls', size × size
     weights = [f * default_style_weight(model.preprocess.convention) for f in FACTORS[:n]]
     common = dict(weights=model, device=dev, optimizer="adam", steps=steps, scales=None, seed=0)
 
@@ -93,13 +88,7 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
 
 
 def update_readme(readme: Path, text: str) -> None:
-    body = readme.read_text() if readme.exists() else ""
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in body:
-        body = body[: body.index(BEGIN)] + block + body[body.index(END) + len(END):]
-    else:
-        body = body + "\n" + block + "\n"
-    readme.write_text(body)
+    replace_block(readme, BEGIN, END, text)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

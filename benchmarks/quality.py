@@ -36,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import nsthelpers as nst  # noqa: E402
+from markers import replace_block  # noqa: E402  (benchmarks/markers.py, beside this script)
 from nsthelpers import data  # noqa: E402
 from nsthelpers import reference as ref  # noqa: E402
 from nsthelpers.measures import Judge, Judgement  # noqa: E402
@@ -236,10 +237,7 @@ def markdown(results: list[dict[str, Any]], meta: dict[str, Any], png: str) -> s
 
 
 def update_readme(readme: Path, text: str) -> None:
-    body = readme.read_text() if readme.exists() else ""
-    block = f"{BEGIN}\n{text}\n{END}"
-    body = body[: body.index(BEGIN)] + block + body[body.index(END) + len(END):] if BEGIN in body else body + "\n" + block + "\n"
-    readme.write_text(body)
+    replace_block(readme, BEGIN, END, text)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
