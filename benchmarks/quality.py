@@ -49,6 +49,7 @@ DEFAULT_PAIRS = "astronaut:starry_night,chelsea:the_scream,coffee:shipwreck"
 VARIANTS: dict[str, dict[str, Any]] = {
     "previous defaults (Adam 300 steps; raw layer weights)": dict(
         optimizer="adam", steps=300, balance_layers=False, scales=None, stop_below=0.0),
+    "one style weight throughout (relax_to=1)": dict(relax_to=1.0),
     "unbalanced layers": dict(balance_layers=False),
     "Adam instead of L-BFGS": dict(optimizer="adam", steps=100),
     "single scale": dict(scales=None),

@@ -23,7 +23,7 @@ from .loop import StyleResult, optimize, resolve_precision
 from .objective import Objective
 from .settings import default_device
 from .specs import LossSpec, PictureSpec, RunSpec, split_options
-from .transfer import run_scales, scale_plan, start_image
+from .transfer import run_scales, scale_plan, stage_plan, start_image
 from .vgg import VGG19Features, load_vgg19
 
 __all__ = ["PER_ITEM_OPTIONS", "stylize_batch"]
@@ -59,19 +59,20 @@ def stylize_batch(contents: Any, style: Any, *, variants: Sequence[dict[str, Any
     model = (weights if isinstance(weights, VGG19Features) else load_vgg19(weights, device=dev)).to(dev)
     plan = scale_plan(picture, max(images[0].shape[-2:]))
 
-    def one_scale(side: int, steps: int, start: torch.Tensor | None, spec: RunSpec) -> StyleResult:
+    def one_scale(side: int, steps: int, start: torch.Tensor | None, spec: RunSpec, style_factor: float) -> StyleResult:
         batch = _stacked_contents(images, side, len(items))
         checks.image_big_enough("content", tuple(batch.shape[-2:]), loss.layers)
         side_style = [at_least(resize_max_side(s, side), checks.min_side_for(loss.layers)) for s in styles]
         objective = Objective(model, batch.to(dev), [s.to(dev) for s in side_style], loss)
         _per_item_weights(objective, items, dev)
+        objective.style_weight = objective.style_weight * style_factor
         first = torch.cat([start_image(None if start is None else start[i:i + 1], picture.init, batch[i:i + 1],
                                        side_style[0], _seeded(picture, item)) for i, item in enumerate(items)])
         result = optimize(objective, first.to(dev), spec, steps=steps)
         result.settings["weights"] = {k: getattr(objective, k) for k in ("content_weight", "style_weight", "tv_weight")}
         return result
 
-    return _split(run_scales(plan, one_scale, run), items)
+    return _split(run_scales(stage_plan(plan, picture, run.optimizer), one_scale, run), items)
 
 
 def _variants(variants: Sequence[dict[str, Any]] | None, n_contents: int) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from .loop import StepInfo, StyleResult, optimize
 from .objective import Objective, default_style_weight, default_tv_weight
 from .settings import default_device
 from .specs import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, PictureSpec, RunSpec
-from .transfer import run_scales, start_image
+from .transfer import run_scales, stage_plan, start_image
 from .vgg import VGG19Features, deepest_layer
 
 #: Style images offered by default: the three paintings (generated fallbacks offline), then the textures.
@@ -197,15 +197,17 @@ class StyleLab:
             else [(size, steps)]
         hits = self.stats["cache_hits"]
 
-        def one_scale(side: int, n: int, start: torch.Tensor | None, run_spec: RunSpec) -> StyleResult:
-            objective = self.objective(style, side)
-            objective.content_weight, objective.style_weight = 1.0, 10.0 ** weights["log10_ratio"]
+        objectives: dict[int, Objective] = {}  # one per size for this run: its stages at one size share it
+
+        def one_scale(side: int, n: int, start: torch.Tensor | None, run_spec: RunSpec, factor: float) -> StyleResult:
+            objective = objectives[side] = objectives.get(side) or self.objective(style, side)
+            objective.content_weight, objective.style_weight = 1.0, 10.0 ** weights["log10_ratio"] * factor
             objective.tv_weight, objective.style_layer_weights = weights["tv_weight"], weights["style_layer_weights"]
             content = self.content_at(side)
             first = start_image(start, picture.init, content, self.style_at(style, side), picture)
             return optimize(objective, first.to(self.device), run_spec, steps=n)
 
-        result = run_scales(plan, one_scale, spec)
+        result = run_scales(stage_plan(plan, picture, optimizer), one_scale, spec)
         params = {"style": style, "size": size, "steps": steps, "coarse_steps": coarse_steps, "optimizer": optimizer,
                   "init": init, **weights, "lr": lr}
         result.settings.update({"params": params, "cached": self.stats["cache_hits"] > hits,

@@ -127,6 +127,7 @@ class Run:
     optimizer: torch.optim.Optimizer | None = None
     graphed: bool = False
     bar: Any = None
+    offset: int = 0  # steps of earlier stages: the bar and the callbacks count on from there
 
     def record(self, terms: torch.Tensor) -> None:
         """Book one evaluation's stacked loss terms (still on the device); every N steps flush, call back
@@ -134,7 +135,7 @@ class Run:
         self.step += 1
         self.pending.append(terms)
         every = self.spec.callback_every
-        if self.step % every == 0 or self.step == self.steps:
+        if (self.offset + self.step) % every == 0 or self.step == self.steps:
             self.flush()
             if self.spec.callback is not None and self.spec.callback(self._info()):
                 self.stopped = "callback"
@@ -160,7 +161,7 @@ class Run:
             self._non_finite(values[bad], self.step - len(values) + bad + 1)
         self.last_good = self.x.detach().clone()
         if self.bar is not None:
-            self.bar.n = self.step
+            self.bar.n = self.offset + self.step
             self.bar.set_postfix({k: f"{self.history[k][-1]:.3g}" for k in LOSS_TERMS}, refresh=False)
             self.bar.refresh()
 
@@ -371,7 +372,8 @@ def optimize(objective: Objective, init: torch.Tensor, spec: RunSpec | None = No
     if resumed is not None:
         _resume(run, resumed)
     run.last_good = run.x.detach().clone()
-    run.bar = _progress_bar(steps, run.step) if spec.progress else None
+    run.offset, total = spec.stage_span or (0, steps)
+    run.bar = _progress_bar(total, run.offset + run.step, last=run.offset + steps >= total) if spec.progress else None
     t0 = time.perf_counter()
     _run_loop(run, objective, lambda: _autocast(init.device, dtype), resumed, use_graphs)
     return _result(run, objective, time.perf_counter() - t0, resumed, init)
@@ -450,10 +452,11 @@ def _result(run: Run, objective: Objective, elapsed: float, resumed: dict | None
     return result
 
 
-def _progress_bar(steps: int, initial: int = 0) -> Any:
+def _progress_bar(steps: int, initial: int = 0, last: bool = True) -> Any:
+    """A tqdm bar; one that an earlier stage's bar continues (``last=False``) is cleared when it closes."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=steps, initial=initial, desc="stylize", unit="step")
+    return tqdm(total=steps, initial=initial, desc="stylize", unit="step", leave=last)
 
 
 # ----------------------------------------------------------------------------------------- CUDA graphs

@@ -37,7 +37,7 @@ __all__ = ["DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS", "DEFAULT_STYLE_WEIG
 # style weight only has to match the content loss, mean((F − P)²) of relu4_2 activations: for the Caffe
 # model (0–255 input) those are ~60× an ImageNet-normalised model's, hence 1e7 against 1e7 / 60² ≈ 3e3.
 # 1e7 was chosen on three pairs at 288 px (3e6 … 3e7 give nearly the same pictures after 40 L-BFGS steps;
-# benchmarks/README.md).
+# benchmarks/README.md). stylize paints at this weight, then relaxes it (transfer.DEFAULT_RELAX_TO).
 DEFAULT_STYLE_WEIGHT = {"caffe": 1e7, "imagenet": 3e3}
 # Without balancing (``balance_layers=False``) the raw Gram losses are ~1e6 with Caffe activations (the 4th
 # power of activations against the content's 2nd, so ~60² apart between the conventions).

