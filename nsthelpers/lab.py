@@ -200,7 +200,9 @@ class StyleLab:
         objectives: dict[int, Objective] = {}  # one per size for this run: its stages at one size share it
 
         def one_scale(side: int, n: int, start: torch.Tensor | None, run_spec: RunSpec, factor: float) -> StyleResult:
-            objective = objectives[side] = objectives.get(side) or self.objective(style, side)
+            if side not in objectives:
+                objectives[side] = self.objective(style, side)
+            objective = objectives[side]
             objective.content_weight, objective.style_weight = 1.0, 10.0 ** weights["log10_ratio"] * factor
             objective.tv_weight, objective.style_layer_weights = weights["tv_weight"], weights["style_layer_weights"]
             content = self.content_at(side)

@@ -128,6 +128,7 @@ class Run:
     graphed: bool = False
     bar: Any = None
     offset: int = 0  # steps of earlier stages: the bar and the callbacks count on from there
+    total: int = 0   # steps of all stages (this run's ``steps`` when it is the only one)
 
     def record(self, terms: torch.Tensor) -> None:
         """Book one evaluation's stacked loss terms (still on the device); every N steps flush, call back
@@ -174,7 +175,7 @@ class Run:
         raise StopOptimization
 
     def _info(self) -> StepInfo:
-        return StepInfo(self.step, self.steps, {k: self.history[k][-1] for k in LOSS_TERMS},
+        return StepInfo(self.offset + self.step, self.total, {k: self.history[k][-1] for k in LOSS_TERMS},
                         self.x.detach().clamp(0, 1))
 
     def _stopped_improving(self) -> bool:
@@ -372,8 +373,8 @@ def optimize(objective: Objective, init: torch.Tensor, spec: RunSpec | None = No
     if resumed is not None:
         _resume(run, resumed)
     run.last_good = run.x.detach().clone()
-    run.offset, total = spec.stage_span or (0, steps)
-    run.bar = _progress_bar(total, run.offset + run.step, last=run.offset + steps >= total) if spec.progress else None
+    run.offset, run.total = spec.stage_span or (0, steps)
+    run.bar = _progress_bar(run.total, run.offset + run.step, last=run.offset + steps >= run.total) if spec.progress else None
     t0 = time.perf_counter()
     _run_loop(run, objective, lambda: _autocast(init.device, dtype), resumed, use_graphs)
     return _result(run, objective, time.perf_counter() - t0, resumed, init)

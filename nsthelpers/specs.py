@@ -165,7 +165,8 @@ class RunSpec:
         "evaluations between checkpoints (default max(callback_every, 50))"))
     progress: bool = field(default=False, metadata=option("show a tqdm progress bar with the losses", cli=None))
     stage_span: tuple[int, int] | None = field(default=None, metadata=option(
-        "(steps before this run, steps in all): set by stylize so that the bar and the callbacks count across its stages", cli=None))
+        "(steps before this run, steps in all): set by stylize so that the bar and the callbacks' StepInfo "
+        "count across its stages", cli=None))
 
     def __post_init__(self) -> None:
         checks.choice("optimizer", self.optimizer, OPTIMIZERS)

@@ -20,7 +20,7 @@ import torch
 from . import checks, specs
 from .color import combine_luminance, luminance, match_color_histogram, match_luminance
 from .images import at_least, initial_image, load_image, resize_max_side, upsample_with_detail
-from .loop import StepInfo, StyleResult, optimize, resolve_cuda_graphs, resolve_optimizer, resolve_precision
+from .loop import StyleResult, optimize, resolve_cuda_graphs, resolve_optimizer, resolve_precision
 from .memory import OutOfMemory, check_fits, free_cached, is_oom
 from .objective import Objective
 from .settings import default_device
@@ -138,12 +138,15 @@ def stage_plan(plan: list[tuple[int, int]], picture: PictureSpec, optimizer: str
 
 def _coarse_to_fine(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features, dev: torch.device,
                     stages: list[Stage], loss: LossSpec, run: RunSpec, picture: PictureSpec) -> StyleResult:
-    """stylize's stages: each builds its own objective (targets at that size), retried smaller on OOM."""
+    """stylize's stages: one objective per size (targets computed once, shared by the stages at that size),
+    retried smaller on OOM."""
+    objectives: dict[int, tuple[Objective, float]] = {}
 
     def one_scale(side: int, steps: int, start: torch.Tensor | None, spec: RunSpec, style_factor: float) -> StyleResult:
         while True:
             try:
-                return _one_scale(content, styles, model, dev, side, steps, start, loss, spec, picture, style_factor)
+                return _one_scale(content, styles, model, dev, side, steps, start, loss, spec, picture, style_factor,
+                                  objectives)
             except OutOfMemory as exc:
                 free_cached(dev)
                 if not picture.auto_downsize or exc.suggested_size >= side or exc.suggested_size < 32:
@@ -170,7 +173,7 @@ def run_scales(stages: list[Stage], one_scale: OneStage, run: RunSpec) -> StyleR
     result: StyleResult | None = None
     for i, (side, steps, style_factor) in enumerate(stages):
         spec = dataclasses.replace(run, checkpoint_path=_stage_checkpoint(run.checkpoint_path, i, len(stages)),
-                                   callback=_counting_on(run.callback, done, total), stage_span=(done, total))
+                                   stage_span=(done, total))
         result = one_scale(side, steps, None if result is None else result.image, spec, style_factor)
         for k, v in result.history.items():
             history.setdefault(k, []).extend(v)
@@ -186,13 +189,6 @@ def run_scales(stages: list[Stage], one_scale: OneStage, run: RunSpec) -> StyleR
 
 def _stage_checkpoint(path: Any, index: int, n_stages: int) -> Any:
     return path if path is None or n_stages == 1 else f"{path}.stage{index}"
-
-
-def _counting_on(callback: Callable[[StepInfo], Any] | None, done: int, total: int) -> Callable[[StepInfo], Any] | None:
-    """The callback, seeing step numbers that continue from the earlier scales."""
-    if callback is None:
-        return None
-    return lambda info: callback(dataclasses.replace(info, step=info.step + done, steps=total))
 
 
 def start_image(start: torch.Tensor | None, init: str | torch.Tensor, content: torch.Tensor, style: torch.Tensor,
@@ -214,8 +210,12 @@ def start_image(start: torch.Tensor | None, init: str | torch.Tensor, content: t
 
 def _one_scale(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features, dev: torch.device,
                side: int, steps: int, start: torch.Tensor | None, loss: LossSpec, run: RunSpec,
-               picture: PictureSpec, style_factor: float = 1.0) -> StyleResult:
-    """One optimisation at one size (``side`` = the longer side), the style weight × ``style_factor``."""
+               picture: PictureSpec, style_factor: float,
+               objectives: dict[int, tuple[Objective, float]]) -> StyleResult:
+    """One optimisation at one size (``side`` = the longer side), the style weight × ``style_factor``.
+
+    ``objectives`` holds, per size, the objective built so far and its own style weight; one built here is
+    added to it."""
     content = resize_max_side(content, side) if side != max(content.shape[-2:]) else content
     hw = (int(content.shape[-2]), int(content.shape[-1]))
     checks.image_big_enough("content", hw, loss.layers)
@@ -224,8 +224,10 @@ def _one_scale(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Fe
     optimised = luminance(content) if picture.preserve_color == "luminance" else content
     init = start_image(start, picture.init, optimised, styles[0] if styles else optimised, picture)
     try:
-        objective = Objective(model, optimised.to(dev), [s.to(dev) for s in styles], loss)
-        style_weight = objective.style_weight
+        if side not in objectives:
+            built = Objective(model, optimised.to(dev), [s.to(dev) for s in styles], loss)
+            objectives[side] = (built, built.style_weight)
+        objective, style_weight = objectives[side]
         objective.style_weight = style_weight * style_factor
         result = optimize(objective, init.to(dev), run, steps=steps)
     except Exception as exc:

@@ -60,6 +60,25 @@ def test_relaxing_is_two_runs_the_second_from_the_first_ones_picture(pair, rando
     assert torch.allclose(ours.image, relaxed.image, atol=1e-6)
 
 
+def test_the_stages_at_one_size_share_one_objective(pair, random_vgg, monkeypatch):
+    """Targets are computed once per size: two stages at 32 px and one at 64 px build two objectives."""
+    import nsthelpers.transfer as transfer
+
+    built = []
+
+    class Counting(Objective):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(tuple(self.content_targets[self.content_layers[0]].shape[-2:]))
+
+    monkeypatch.setattr(transfer, "Objective", Counting)
+    content, style = pair
+    big = torch.nn.functional.interpolate(content, size=(64, 64), mode="bilinear", align_corners=False)
+    r = stylize(big, style, scales=[32, 64], steps=[10, 4], weights=random_vgg, style_weight=1e6, **LAYERS)
+    assert r.settings["stages"] == [(32, 3, 1.0), (32, 7, 0.25), (64, 4, 0.25)]
+    assert len(built) == 2 and built[0] != built[1]
+
+
 def test_relaxing_keeps_more_of_the_photo_than_one_weight(pair, random_vgg):
     content, style = pair
     one = stylize(content, style, steps=12, weights=random_vgg, style_weight=1e7, relax_to=1.0, **LAYERS)
