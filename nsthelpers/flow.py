@@ -9,6 +9,8 @@ hidden in frame t − 1 (behind a moving object) or outside it.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -85,7 +87,10 @@ def farneback(frame: torch.Tensor, previous: torch.Tensor, **options) -> torch.T
     import cv2
 
     params = {**FARNEBACK, **options}
-    flow = cv2.calcOpticalFlowFarneback(_grey_uint8(frame), _grey_uint8(previous), None, **params)  # type: ignore[call-overload]
+    # Typed as Any: OpenCV's stubs for this call change between releases (4.x wanted an ignore, 5.x does not),
+    # so lint must not depend on which one is installed.
+    calc: Any = cv2.calcOpticalFlowFarneback
+    flow = calc(_grey_uint8(frame), _grey_uint8(previous), None, **params)
     return torch.from_numpy(flow).permute(2, 0, 1)[None].float()
 
 
