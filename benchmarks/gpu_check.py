@@ -33,6 +33,7 @@ results), ``log.txt`` (every command and its output), and the benchmarks' own JS
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import importlib.metadata as metadata
 import importlib.util
@@ -40,6 +41,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -51,7 +53,7 @@ LOCK = REPO / "requirements" / "constraints.txt"
 WHEELS = REPO / "build" / "gpu-wheels"
 STEPS = ("env", "wheels", "tests", "bench", "quality", "notebooks")
 #: seconds of the default 480-second budget each step may use at most (scaled with --budget)
-CAPS = {"env": 15, "wheels": 45, "tests": 60, "bench": 150, "quality": 120, "notebooks": 150}
+CAPS = {"env": 10, "wheels": 30, "tests": 60, "bench": 150, "quality": 100, "notebooks": 130}
 #: what the GPU machine already has (with everything these need)
 PRESENT = ("torch", "torchvision", "numpy", "matplotlib", "scikit-image", "opencv-python-headless", "imageio",
            "tqdm", "pytest")
@@ -199,14 +201,18 @@ class Check:
         """Run ``cmd`` from the repo root with output to the log; rc 124 when it ran out of time."""
         self.say("$ " + " ".join(cmd))
         t0 = time.perf_counter()
+        # its own process group, so that a step stopped for time takes its children (a notebook's kernel) along
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env or self.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
         try:
-            proc = subprocess.run(cmd, cwd=REPO, env=env or self.env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, timeout=max(timeout, 1.0))
-            rc, output = proc.returncode, proc.stdout
-        except subprocess.TimeoutExpired as exc:
+            output, _ = proc.communicate(timeout=max(timeout, 1.0))
+            rc = proc.returncode
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            output, _ = proc.communicate()
             rc = 124
-            output = exc.stdout if isinstance(exc.stdout, str) else (exc.stdout or b"").decode(errors="replace")
-            output += f"\n[stopped after {timeout:.0f} s: this step's share of the budget]"
+            output = (output or "") + f"\n[stopped after {timeout:.0f} s: this step's share of the budget]"
         self.log.write(output + "\n")
         self.log.flush()
         tail = output.strip().splitlines()[-3:]
