@@ -191,10 +191,8 @@ class StyleLab:
         (its pictures reach the callback within a second or two), then ``steps`` at ``size``: the same as
         ``stylize(scales=[size // 2, size], steps=[coarse_steps, steps])``. ``optimizer`` (default:
         :class:`~nsthelpers.specs.RunSpec`'s), ``lr``, ``precision``, ``callback`` and ``callback_every``
-        are passed to :func:`nsthelpers.optimize`.
-
-        ``size`` is the longer side in pixels; ``"full"`` is the photo's own, and without it the lab uses
-        :attr:`default_size` (the profile's, never larger than the photo).
+        are passed to :func:`nsthelpers.optimize`. ``size``: pixels, ``"full"`` (the photo's own) or None
+        (:attr:`default_size`: the profile's, never larger than the photo).
 
         The returned result's ``settings`` hold these parameters (``params``, with ``size`` in pixels) and
         whether the targets were cached (``cached``).

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from .images import _scaled_to_long_side
+from .images import long_side_hw
 from .memory import OutOfMemory, check_fits
 from .settings import default_size
 
@@ -32,7 +32,7 @@ SCORE_EVALS = 1 / 3
 
 def plan_hw(content_hw: Sequence[int], side: int) -> tuple[int, int]:
     """(H, W) of the content resized to the longer side ``side`` (as ``stylize`` resizes it)."""
-    return _scaled_to_long_side(int(content_hw[0]), int(content_hw[1]), int(side))
+    return long_side_hw(int(content_hw[0]), int(content_hw[1]), int(side))
 
 
 def check_plan_fits(content_hw: Sequence[int], sides: Sequence[int], layers: Sequence[str],

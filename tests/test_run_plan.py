@@ -270,3 +270,34 @@ def test_cli_writes_the_kept_picture_and_says_so_in_one_line(tmp_path, photo, st
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and Image.open(out).size == (64, 48)
     assert len(err) == 1 and "stopped early (out of memory)" in err[0] and "upsampled from 24×32" in err[0]
+
+
+# ------------------------------------------------------------------------------------ the lab and nst video
+def test_the_lab_defaults_to_the_profiles_size_never_larger_than_the_photo(random_vgg, photo, style, monkeypatch):
+    from nsthelpers.lab import StyleLab
+
+    lab = StyleLab(random_vgg, photo, {"s": style}, content_layers=["relu2_1"], style_layers=["relu1_1"],
+                   device="cpu")
+    assert lab.default_size == min(64, DEFAULT_SIZES["lab"]["quick"]) and lab.default_params()["size"] == lab.default_size
+    monkeypatch.setitem(DEFAULT_SIZES["lab"], "quick", 32)
+    assert tuple(lab.run(style="s", steps=1).image.shape[-2:]) == (24, 32)
+    full = lab.run(style="s", steps=1, size="full")
+    assert tuple(full.image.shape[-2:]) == (48, 64) and full.settings["params"]["size"] == 64
+
+
+def test_nst_video_defaults_to_the_profiles_size_never_larger_than_the_clip(tmp_path, monkeypatch):
+    import nsthelpers as nst
+    from nsthelpers import synthclip, video
+
+    clip = synthclip.synthetic_clip(nst.data.content_photo("coffee", max_size=96),
+                                    nst.data.generated_texture("dots", 32), frames=2, size=(48, 64))
+    source = video.write_video(tmp_path / "clip.mp4", clip.frames, fps=10)
+    common = ["video", str(source), "swirls", "--steps", "1", "--weights", "random", "--device", "cpu", "--quiet",
+              "--method", "frame"]
+    assert nst_main([*common, "-o", str(tmp_path / "a.mp4")]) == 0   # the quick profile's 256 px: the clip's 64
+    assert video.read_frames(tmp_path / "a.mp4")[0][0].shape[-2:] == (48, 64)
+    monkeypatch.setitem(DEFAULT_SIZES["video"], "quick", 32)
+    assert nst_main([*common, "-o", str(tmp_path / "b.mp4")]) == 0
+    assert video.read_frames(tmp_path / "b.mp4")[0][0].shape[-2:] == (24, 32)
+    assert nst_main([*common, "-o", str(tmp_path / "c.mp4"), "--size", "full"]) == 0
+    assert video.read_frames(tmp_path / "c.mp4")[0][0].shape[-2:] == (48, 64)
