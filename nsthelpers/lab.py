@@ -103,7 +103,7 @@ class StyleLab:
     @property
     def default_size(self) -> int:
         """The size of a run when none is given: the profile's (``DEFAULT_SIZES["lab"]`` in
-        :mod:`nsthelpers.settings`: 128 px on a CPU, a picture every few seconds; 512 on a GPU), never larger
+        :mod:`nsthelpers.settings`: 256 px on a CPU and 512 on a GPU, as notebook 06 starts), never larger
         than the photo."""
         return default_size(max(self.content.shape[-2:]), kind="lab", device=self.device)
 

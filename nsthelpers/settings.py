@@ -28,12 +28,13 @@ PROFILE_DESCRIPTIONS = {
 #: the longer side of a result when no size is given, per profile, for ``nst.stylize`` / ``nst stylize``, the
 #: style lab (interactive: a picture every few seconds) and ``nst video`` (one optimisation per frame); never
 #: larger than the photo (:func:`default_size`). ``stylize`` on ``cpu``: 512 px, the size peers end at
-#: (neural-style's ``-image_size 512``), measured at about a minute for a phone photo on 2 cores
-#: (benchmarks/README.md, "The default size"); ``gpu``: twice the side (4× the pixels), not yet measured on a GPU.
-#: ``quick`` keeps the CI pictures as they are loaded (they are at most 256 px).
+#: (neural-style's ``-image_size 512``), about a minute for a phone photo on 2 cores (benchmarks/README.md,
+#: "The default size"); ``gpu``: twice the side (4× the pixels), not yet measured on a GPU. The lab's are the
+#: sizes notebook 06 starts its size slider at. ``quick`` keeps the CI pictures of ``stylize`` and ``nst video``
+#: as they are loaded (at most 256 px).
 DEFAULT_SIZES: dict[str, dict[str, int]] = {
     "stylize": {"quick": 256, "cpu": 512, "gpu": 1024},
-    "lab": {"quick": 128, "cpu": 128, "gpu": 512},
+    "lab": {"quick": 64, "cpu": 256, "gpu": 512},
     "video": {"quick": 256, "cpu": 256, "gpu": 512},
 }
 #: the value of ``size`` that asks for the photo's own size

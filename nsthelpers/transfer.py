@@ -61,8 +61,9 @@ def stylize(content: Any, style: Any, *, weights: str | VGG19Features | None = N
 
     Size: without ``size`` the result's longer side is the profile's default
     (:data:`~nsthelpers.settings.DEFAULT_SIZES`: 512 px on a CPU, 1024 on a GPU), never larger than the
-    photo: a phone photo (4032 px) at its own size needs 20 GB and hours on a laptop's CPU, 512 px about a
-    minute (benchmarks/README.md). ``size="full"`` keeps the photo's own size. With ``progress=True`` a run
+    photo: a phone photo (4032×3024) at its own size needs about 80 GiB (:func:`~nsthelpers.estimate_bytes`)
+    and, if it fitted, about 40 min on 2 CPU cores; at 512 px it takes about a minute (benchmarks/README.md,
+    "The default size"). ``size="full"`` keeps the photo's own size. With ``progress=True`` a run
     expected to take over a minute prints its plan and an estimate of its time first (from one timed
     evaluation at the first scale). If a finer scale fails (out of memory, Ctrl-C between scales), the
     picture of the last finished scale is returned, upsampled to the requested size, and ``stopped`` and
