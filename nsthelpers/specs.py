@@ -204,7 +204,8 @@ class PictureSpec:
     size: int | str | None = field(default=None, metadata=option(
         f"longer side of the result in pixels, or {FULL_SIZE} for the photo's own size (default: the profile's, "
         f"{DEFAULT_SIZES['stylize']['cpu']} px on a CPU and {DEFAULT_SIZES['stylize']['gpu']} on a GPU, never larger "
-        "than the photo: a phone photo at full size takes tens of minutes on a laptop)", parse=parse_size,
+        "than the photo: about a minute for a phone photo on 2 CPU cores, whose own 4032 px would need about 80 GiB "
+        "and 40 min)", parse=parse_size,
         metavar="PX|full"))
     scales: str | tuple[int, ...] | None = field(default="auto", metadata=option(
         "coarse-to-fine longer sides, e.g. 256,512 (each starts from the last, upsampled, with the photo's "

@@ -23,7 +23,7 @@ from .images import at_least, initial_image, load_image, resize_max_side, upsamp
 from .loop import StopReason, StyleResult, optimize, resolve_cuda_graphs, resolve_optimizer, resolve_precision
 from .memory import OutOfMemory, check_fits, free_cached, is_oom
 from .objective import Objective
-from .plan import LONG_RUN_S, check_plan_fits, plan_hw, describe_plan, estimate_seconds, seconds_per_evaluation
+from .plan import LONG_RUN_S, check_plan_fits, describe_plan, estimate_seconds, plan_hw, seconds_per_evaluation
 from .settings import default_device, default_size, resolve_size
 from .specs import INITS, LossSpec, PictureSpec, RunSpec, split_options
 from .vgg import VGG19Features, load_vgg19
@@ -245,7 +245,11 @@ def _announce(stages: list[Stage], content: torch.Tensor, dev: torch.device, pic
         x.grad = None
         first.objective(x)["total"].sum().backward()
 
-    per_eval = seconds_per_evaluation(evaluate)
+    try:
+        per_eval = seconds_per_evaluation(evaluate)
+    except Exception as exc:
+        _raise_if_oom(exc, plan_hw(hw, stages[0].side), dev)
+        raise
     seconds = estimate_seconds(stages, hw, per_eval)
     if seconds > LONG_RUN_S:
         quick = default_size(max(hw), device=dev)
