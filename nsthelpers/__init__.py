@@ -15,6 +15,7 @@ from the rows above it:
 ``loss_modules``, ``quantization``, ``diagrams``   the tutorial's loss-as-layers pattern; the 8-bit weights
                    measured against float stand-ins; concept figures (notebooks 01–04)
 ``checkpoint``     saving a long run and resuming it
+``plan``           before any work: the largest scale's memory check, and a run's time estimate
 ``loop``           ``optimize``: Adam or L-BFGS on the pixels — the short loop to read first
 ``transfer``       ``stylize``: images in, picture out (scales, colour, blends, masks, memory)
 ``batch``          ``stylize_batch``: N pictures in one batched Adam optimisation
@@ -50,7 +51,7 @@ from .images import (
     to_pil,
 )
 from .losses import content_loss, mean_cov, mean_cov_loss, style_layer_loss, style_loss, tv_loss
-from .settings import PROFILES, default_device, default_weights, pick, profile, quick_mode
+from .settings import PROFILES, default_device, default_size, default_weights, pick, profile, quick_mode
 from .session import setup
 from .color import combine_luminance, luminance, match_color_histogram, match_luminance, rgb_to_yiq, yiq_to_rgb
 from .memory import OutOfMemory, estimate_bytes
@@ -87,5 +88,5 @@ __all__ = [
     "resize_max_side", "save_features_file", "save_image", "setup", "style_layer_loss", "style_loss",
     "stylize", "to_numpy", "to_pil", "tv_loss", "combine_luminance", "luminance", "match_color_histogram",
     "match_luminance", "rgb_to_yiq", "yiq_to_rgb", "OutOfMemory", "estimate_bytes", "masked_gram", "preview",
-    "LossSpec", "RunSpec", "PictureSpec", "PROFILES", "profile", "stylize_batch",
+    "LossSpec", "RunSpec", "PictureSpec", "PROFILES", "profile", "stylize_batch", "default_size",
 ]

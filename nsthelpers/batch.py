@@ -57,7 +57,7 @@ def stylize_batch(contents: Any, style: Any, *, variants: Sequence[dict[str, Any
     resolve_precision(run.precision, dev)
     styles = [load_image(s) for s in (style if isinstance(style, (list, tuple)) else [style])]
     model = (weights if isinstance(weights, VGG19Features) else load_vgg19(weights, device=dev)).to(dev)
-    plan = scale_plan(picture, max(images[0].shape[-2:]))
+    plan = scale_plan(picture, max(images[0].shape[-2:]), dev)
 
     def one_scale(side: int, steps: int, start: torch.Tensor | None, spec: RunSpec, style_factor: float) -> StyleResult:
         batch = _stacked_contents(images, side, len(items))

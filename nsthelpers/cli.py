@@ -190,7 +190,7 @@ def _report(result: Any, out: Path) -> int:
     print(f"wrote {path} ({result.steps_done} steps, {result.timings['optimize_s']:.1f} s; {losses})")
     if result.stopped not in ("finished", "converged"):
         print(f"nst: stopped early ({result.stopped}): {result.message}", file=sys.stderr)
-        return 1 if result.stopped == "non-finite loss" else 130
+        return 1 if result.stopped in ("non-finite loss", "out of memory") else 130
     return 0
 
 

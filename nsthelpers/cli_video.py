@@ -18,6 +18,8 @@ from torch import nn
 
 from . import adain, data, fast
 from .cli_fast import ERRORS, standalone
+from .settings import DEFAULT_SIZES, resolve_size
+from .specs import parse_size
 from .temporal import DEFAULT_TEMPORAL_WEIGHT, METHODS, FrameSettings
 from .vgg import load_vgg19
 from .video import (
@@ -45,7 +47,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--fast", metavar="NET", default=None,
                    help="a network from `nst fast train`: one pass per frame instead of an optimisation")
     p.add_argument("--alpha", type=float, default=1.0, help="AdaIN content-style trade-off (with --fast DECODER)")
-    p.add_argument("--size", type=int, default=256, help="longer side of the output frames in pixels")
+    p.add_argument("--size", type=parse_size, default=None, metavar="PX|full",
+                   help="longer side of the output frames in pixels, or full for the clip's own size (default: the "
+                        f"profile's, {DEFAULT_SIZES['video']['cpu']} px on a CPU and {DEFAULT_SIZES['video']['gpu']} "
+                        "on a GPU, never larger than the clip: every frame is an optimisation of its own)")
     p.add_argument("--steps", type=int, default=30, help="optimisation steps per frame")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs", help="optimiser for each frame")
     p.add_argument("--temporal-weight", type=float, default=DEFAULT_TEMPORAL_WEIGHT,
@@ -89,7 +94,8 @@ def _painter(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     """Run ``nst video``; the exit status (errors: one line, status 2; Ctrl-C: 130, frames kept)."""
     try:
-        probe(args.input)  # a bad video fails before any weights are loaded
+        info = probe(args.input)  # a bad video fails before any weights are loaded
+        args.size = resolve_size(args.size, max(info.size), kind="video", device=args.device)
         paint, fingerprint, needs_flow = _painter(args)
         report = stylise_video(args.input, args.output, paint, fingerprint=fingerprint, needs_flow=needs_flow,
                                size=args.size, max_frames=args.max_frames, progress=not args.quiet,

@@ -125,6 +125,11 @@ def _scaled_to_long_side(h: int, w: int, long_side: int) -> tuple[int, int]:
     return max(1, round(h * long_side / w)), long_side
 
 
+def long_side_hw(h: int, w: int, long_side: int) -> tuple[int, int]:
+    """The (H, W) that :func:`resize_max_side` gives an H×W image for the longer side ``long_side``."""
+    return _scaled_to_long_side(h, w, long_side)
+
+
 def _target_hw(h: int, w: int, max_size: int | None, size: int | tuple[int, int] | None) -> tuple[int, int]:
     if size is not None:
         if isinstance(size, tuple):

@@ -24,7 +24,7 @@ from . import checks
 from .images import at_least, load_image, resize_max_side
 from .loop import StepInfo, StyleResult, optimize
 from .objective import Objective, default_style_weight, default_tv_weight
-from .settings import default_device
+from .settings import default_device, default_size, resolve_size
 from .specs import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, PictureSpec, RunSpec
 from .transfer import run_scales, stage_plan, start_image
 from .vgg import VGG19Features, deepest_layer
@@ -100,10 +100,19 @@ class StyleLab:
         """The package's default TV weight for this model: 1e8 for caffe, 3e4 for ImageNet-normalised weights."""
         return default_tv_weight(self.model.preprocess.convention)
 
-    def default_params(self, *, size: int = 128, steps: int = 100) -> dict:
-        """The keywords of :meth:`run` with their default values (what a lab's controls start at)."""
+    @property
+    def default_size(self) -> int:
+        """The size of a run when none is given: the profile's (``DEFAULT_SIZES["lab"]`` in
+        :mod:`nsthelpers.settings`: 256 px on a CPU and 512 on a GPU, as notebook 06 starts), never larger
+        than the photo."""
+        return default_size(max(self.content.shape[-2:]), kind="lab", device=self.device)
+
+    def default_params(self, *, size: int | str | None = None, steps: int = 100) -> dict:
+        """The keywords of :meth:`run` with their default values (what a lab's controls start at); ``size``
+        as :meth:`run` takes it, resolved to pixels."""
         return {
-            "style": self.style_names[0], "size": size, "steps": steps, "coarse_steps": 0,
+            "style": self.style_names[0], "size": resolve_size(size, max(self.content.shape[-2:]), kind="lab",
+                                                               device=self.device), "steps": steps, "coarse_steps": 0,
             "optimizer": RunSpec().optimizer, "init": PictureSpec().init,
             "log10_ratio": round(self.default_log10_ratio, 2), "tv_weight": self.default_tv_weight,
             "style_layer_weights": {n: 1.0 for n in self.style_layers}, "lr": None,
@@ -162,7 +171,7 @@ class StyleLab:
         self,
         *,
         style: str,
-        size: int = 128,
+        size: int | str | None = None,
         steps: int = 100,
         coarse_steps: int = 0,
         optimizer: str | None = None,
@@ -182,12 +191,13 @@ class StyleLab:
         (its pictures reach the callback within a second or two), then ``steps`` at ``size``: the same as
         ``stylize(scales=[size // 2, size], steps=[coarse_steps, steps])``. ``optimizer`` (default:
         :class:`~nsthelpers.specs.RunSpec`'s), ``lr``, ``precision``, ``callback`` and ``callback_every``
-        are passed to :func:`nsthelpers.optimize`.
+        are passed to :func:`nsthelpers.optimize`. ``size``: pixels, ``"full"`` (the photo's own) or None
+        (:attr:`default_size`: the profile's, never larger than the photo).
 
-        The returned result's ``settings`` hold these parameters (``params``) and whether the targets
-        were cached (``cached``).
+        The returned result's ``settings`` hold these parameters (``params``, with ``size`` in pixels) and
+        whether the targets were cached (``cached``).
         """
-        checks.positive_int("size", size, what="pixels")
+        size = resolve_size(size, max(self.content.shape[-2:]), kind="lab", device=self.device)
         optimizer = RunSpec().optimizer if optimizer is None else optimizer
         weights = self._weights(log10_ratio, tv_weight, style_layer_weights)
         spec = RunSpec(optimizer=optimizer, lr=lr, precision=precision, callback=callback,  # type: ignore[arg-type]

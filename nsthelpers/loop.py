@@ -33,7 +33,7 @@ __all__ = ["DEFAULT_LR", "LOSS_TERMS", "OPTIMIZERS", "PRECISIONS", "StepInfo", "
 # lr 0.05 reached the reference's 200-step loss in 35 steps, ×5.0–6.1 faster in wall time over two runs.
 DEFAULT_LR = {"adam": 0.05, "lbfgs": 1.0}
 LOSS_TERMS = ("total", "content", "style", "tv")
-StopReason = Literal["finished", "callback", "interrupted", "non-finite loss", "converged"]
+StopReason = Literal["finished", "callback", "interrupted", "non-finite loss", "converged", "out of memory"]
 BOX_WEIGHT = 50.0  # L-BFGS's box penalty: pixels 0.01 outside [0, 1] everywhere cost 0.5 % of the first loss
 GRAPH_WARMUP_STEPS = 3  # ordinary steps before capture (cuDNN autotuning, lazy initialisation, Adam's state)
 

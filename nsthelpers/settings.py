@@ -25,6 +25,20 @@ PROFILE_DESCRIPTIONS = {
     "cpu": "a laptop: pictures of 256 px and up, each notebook within 10 minutes on 2 cores",
     "gpu": "full quality: pictures of 512 px and up",
 }
+#: the longer side of a result when no size is given, per profile, for ``nst.stylize`` / ``nst stylize``, the
+#: style lab (interactive: a picture every few seconds) and ``nst video`` (one optimisation per frame); never
+#: larger than the photo (:func:`default_size`). ``stylize`` on ``cpu``: 512 px, the size peers end at
+#: (neural-style's ``-image_size 512``), about a minute for a phone photo on 2 cores (benchmarks/README.md,
+#: "The default size"); ``gpu``: twice the side (4× the pixels), not yet measured on a GPU. The lab's are the
+#: sizes notebook 06 starts its size slider at. ``quick`` keeps the CI pictures of ``stylize`` and ``nst video``
+#: as they are loaded (at most 256 px).
+DEFAULT_SIZES: dict[str, dict[str, int]] = {
+    "stylize": {"quick": 256, "cpu": 512, "gpu": 1024},
+    "lab": {"quick": 64, "cpu": 256, "gpu": 512},
+    "video": {"quick": 256, "cpu": 256, "gpu": 512},
+}
+#: the value of ``size`` that asks for the photo's own size
+FULL_SIZE = "full"
 _TRUE = {"1", "true", "yes", "on"}
 T = TypeVar("T")
 
@@ -48,6 +62,32 @@ def profile(device: str | torch.device | None = None) -> str:
 def quick_mode() -> bool:
     """True in the ``quick`` profile (``NSTHELPERS_PROFILE=quick`` or ``NSTHELPERS_QUICK=1``)."""
     return profile() == "quick"
+
+
+def default_size(longer_side: int | None = None, *, kind: str = "stylize",
+                 device: str | torch.device | None = None) -> int:
+    """The longer side of a result when no size is given: :data:`DEFAULT_SIZES` for the profile (see
+    :func:`profile`; ``device`` decides between ``cpu`` and ``gpu``), never larger than ``longer_side`` (the
+    photo's). ``kind`` is ``"stylize"``, ``"lab"`` or ``"video"``.
+    """
+    if kind not in DEFAULT_SIZES:
+        raise ValueError(f"kind={kind!r}; choose one of {', '.join(DEFAULT_SIZES)}")
+    size = DEFAULT_SIZES[kind][profile(device)]
+    return size if longer_side is None else max(1, min(size, int(longer_side)))
+
+
+def resolve_size(size: int | str | None, longer_side: int, *, kind: str = "stylize",
+                 device: str | torch.device | None = None) -> int:
+    """The longer side a run works at: ``size`` pixels, the photo's own (``"full"``), or, for ``None``,
+    :func:`default_size`. Raises ``ValueError`` naming the choices for anything else."""
+    if size is None:
+        return default_size(longer_side, kind=kind, device=device)
+    if size == FULL_SIZE:
+        return int(longer_side)
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        raise ValueError(f"size={size!r}; give a positive number of pixels, {FULL_SIZE!r} (the photo's own size) "
+                         "or None (the profile's default)")
+    return size
 
 
 def default_weights() -> str:

@@ -20,10 +20,11 @@ import torch
 from . import checks, specs
 from .color import combine_luminance, luminance, match_color_histogram, match_luminance
 from .images import at_least, initial_image, load_image, resize_max_side, upsample_with_detail
-from .loop import StyleResult, optimize, resolve_cuda_graphs, resolve_optimizer, resolve_precision
+from .loop import StopReason, StyleResult, optimize, resolve_cuda_graphs, resolve_optimizer, resolve_precision
 from .memory import OutOfMemory, check_fits, free_cached, is_oom
 from .objective import Objective
-from .settings import default_device
+from .plan import LONG_RUN_S, check_plan_fits, describe_plan, estimate_seconds, plan_hw, seconds_per_evaluation
+from .settings import default_device, default_size, resolve_size
 from .specs import INITS, LossSpec, PictureSpec, RunSpec, split_options
 from .vgg import VGG19Features, load_vgg19
 
@@ -55,7 +56,18 @@ def stylize(content: Any, style: Any, *, weights: str | VGG19Features | None = N
     Raises:
         ValueError: a bad parameter (raised before any work, naming the parameter and what is allowed).
         TypeError: an unknown option (the message suggests the closest name).
-        OutOfMemory: the run does not fit; the message names a size that should.
+        OutOfMemory: the run does not fit; the message names a size that should. The largest scale of the
+            plan is checked before the first step.
+
+    Size: without ``size`` the result's longer side is the profile's default
+    (:data:`~nsthelpers.settings.DEFAULT_SIZES`: 512 px on a CPU, 1024 on a GPU), never larger than the
+    photo: a phone photo (4032×3024) at its own size needs about 80 GiB (:func:`~nsthelpers.estimate_bytes`)
+    and, if it fitted, about 40 min on 2 CPU cores; at 512 px it takes about a minute (benchmarks/README.md,
+    "The default size"). ``size="full"`` keeps the photo's own size. With ``progress=True`` a run
+    expected to take over a minute prints its plan and an estimate of its time first (from one timed
+    evaluation at the first scale). If a finer scale fails (out of memory, Ctrl-C between scales), the
+    picture of the last finished scale is returned, upsampled to the requested size, and ``stopped`` and
+    ``message`` say so.
     """
     loss, run, picture = split_options(**options)
     dev = default_device(device)
@@ -66,7 +78,7 @@ def stylize(content: Any, style: Any, *, weights: str | VGG19Features | None = N
     content_img = load_image(content)
     style_imgs = [load_image(s) for s in (style if isinstance(style, (list, tuple)) else [style])]
     model = (weights if isinstance(weights, VGG19Features) else load_vgg19(weights, device=dev)).to(dev)
-    plan = scale_plan(picture, max(content_img.shape[-2:]))
+    plan = _plan_that_fits(picture, content_img, loss, dev, run.progress)  # checked before any work
     stages = stage_plan(plan, picture, run.optimizer)
     result = _coarse_to_fine(content_img, style_imgs, model, dev, stages, loss, run, picture)
     result.timings["setup_s"] = time.perf_counter() - t0 - result.timings["optimize_s"]
@@ -88,9 +100,18 @@ stylize.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
 stylize.__doc__ = (stylize.__doc__ or "") + "\n    Options:\n" + specs.options_doc("        ") + "\n"
 
 
-def scale_plan(picture: PictureSpec, loaded_side: int) -> list[tuple[int, int]]:
-    """``[(longer side, steps), ...]`` from coarse to fine for a content whose longer side is ``loaded_side``."""
-    final = picture.size or loaded_side
+def scale_plan(picture: PictureSpec, loaded_side: int,
+               device: str | torch.device | None = None) -> list[tuple[int, int]]:
+    """``[(longer side, steps), ...]`` from coarse to fine for a content whose longer side is ``loaded_side``.
+
+    The last side is ``picture.size``, the photo's own for ``"full"``, or, for None, the profile's default
+    for ``device`` (:func:`~nsthelpers.settings.default_size`: never larger than the photo); explicit
+    ``scales`` end there (a ``size`` they do not end at is refused).
+    """
+    if isinstance(picture.scales, tuple) and picture.size is None:
+        final = picture.scales[-1]
+    else:
+        final = resolve_size(picture.size, loaded_side, device=device)
     if picture.scales in (None, "none"):
         sides = [final]
     elif picture.scales == "auto":
@@ -99,6 +120,9 @@ def scale_plan(picture: PictureSpec, loaded_side: int) -> list[tuple[int, int]]:
             sides.insert(0, sides[0] // 2)
     else:
         sides = list(picture.scales)  # type: ignore[arg-type]
+        if sides[-1] != final:
+            raise ValueError(f"size={picture.size!r} is {final} px here but scales={sides} ends at {sides[-1]}: the "
+                             f"last scale is the result's size; drop size, or end the scales at {final}")
     steps = picture.steps
     if isinstance(steps, tuple):
         if len(steps) != len(sides):
@@ -136,24 +160,109 @@ def stage_plan(plan: list[tuple[int, int]], picture: PictureSpec, optimizer: str
     return stages + [Stage(s, n, relax) for s, n in finer]
 
 
+def _plan_that_fits(picture: PictureSpec, content: torch.Tensor, loss: LossSpec, dev: torch.device,
+                    progress: bool) -> list[tuple[int, int]]:
+    """:func:`scale_plan`, its largest scale checked against the free memory before any work. With
+    ``auto_downsize`` a plan that does not fit is made again, ending at the size that does."""
+    hw = (int(content.shape[-2]), int(content.shape[-1]))
+    plan = scale_plan(picture, max(hw), dev)
+    try:
+        check_plan_fits(hw, [side for side, _ in plan], loss.layers, dev)
+    except OutOfMemory as exc:
+        fit = exc.suggested_size
+        if not picture.auto_downsize or fit < 32:
+            raise
+        sides = [side for side, _ in plan]
+        scales = picture.scales
+        if isinstance(scales, tuple):  # the same scales, shrunk in proportion
+            scales = tuple(max(16, round(s * fit / sides[-1])) for s in scales[:-1]) + (fit,)
+        plan = scale_plan(dataclasses.replace(picture, size=fit, scales=scales), max(hw), dev)
+        if progress:
+            print(f"auto_downsize: a result of {sides[-1]} px does not fit in memory; making one of {fit} px")
+    return plan
+
+
+class _Prepared(NamedTuple):
+    """One size of a run: the photo (what is optimised: its luminance with preserve_color='luminance'), the
+    style images at that size, and the objective (targets computed once) with its own style weight."""
+    content: torch.Tensor
+    optimised: torch.Tensor
+    styles: list[torch.Tensor]
+    objective: Objective
+    style_weight: float
+
+
 def _coarse_to_fine(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features, dev: torch.device,
                     stages: list[Stage], loss: LossSpec, run: RunSpec, picture: PictureSpec) -> StyleResult:
     """stylize's stages: one objective per size (targets computed once, shared by the stages at that size),
-    retried smaller on OOM."""
-    objectives: dict[int, tuple[Objective, float]] = {}
+    retried smaller on OOM; a long run prints its plan and estimate first; a finer scale that fails keeps
+    the last finished scale's picture, upsampled to the final size."""
+    prepared: dict[int, _Prepared] = {}
+
+    def prepare(side: int) -> _Prepared:
+        if side not in prepared:
+            prepared[side] = _prepare(content, styles, model, dev, side, loss, picture)
+        return prepared[side]
 
     def one_scale(side: int, steps: int, start: torch.Tensor | None, spec: RunSpec, style_factor: float) -> StyleResult:
         while True:
             try:
-                return _one_scale(content, styles, model, dev, side, steps, start, loss, spec, picture, style_factor,
-                                  objectives)
+                return _one_scale(prepare, dev, side, steps, start, spec, picture, style_factor)
             except OutOfMemory as exc:
                 free_cached(dev)
+                prepared.pop(side, None)
                 if not picture.auto_downsize or exc.suggested_size >= side or exc.suggested_size < 32:
                     raise
                 side = exc.suggested_size
 
-    return run_scales(stages, one_scale, run)
+    estimate, t0 = None, time.perf_counter()
+    if run.progress:
+        estimate = _announce(stages, content, dev, picture, run, prepare)
+    estimating_s = time.perf_counter() - t0
+    result = run_scales(stages, one_scale, run)
+    if estimate is not None:  # what the benchmark compares (benchmarks/estimate.py)
+        result.settings["estimate_s"] = estimate
+        result.timings["estimate_s"] = estimating_s
+    final_hw = plan_hw(content.shape[-2:], stages[-1].side)
+    if result.stopped in ("out of memory", "interrupted") and tuple(result.image.shape[-2:]) != final_hw:
+        small = tuple(result.image.shape[-2:])
+        result.image = upsample_with_detail(result.image, resize_max_side(content, stages[-1].side))
+        result.message += (f"; wrote it upsampled from {small[0]}×{small[1]} to {final_hw[0]}×{final_hw[1]}, "
+                           "with the photo's finer detail added back")
+    return result
+
+
+def _announce(stages: list[Stage], content: torch.Tensor, dev: torch.device, picture: PictureSpec, run: RunSpec,
+              prepare: Callable[[int], _Prepared]) -> float:
+    """Time one evaluation at the first scale; print the plan and the estimate if the run takes over
+    :data:`~nsthelpers.plan.LONG_RUN_S` (with what the profile's default size takes, when smaller)."""
+    hw = tuple(content.shape[-2:])
+    first = prepare(stages[0].side)
+    x = start_image(None, picture.init, first.optimised, first.styles[0] if first.styles else first.optimised,
+                    picture).to(dev).requires_grad_(True)
+
+    def evaluate() -> None:
+        x.grad = None
+        first.objective(x)["total"].sum().backward()
+
+    try:
+        per_eval = seconds_per_evaluation(evaluate)
+    except Exception as exc:
+        _raise_if_oom(exc, plan_hw(hw, stages[0].side), dev)
+        raise
+    seconds = estimate_seconds(stages, hw, per_eval)
+    if seconds > LONG_RUN_S:
+        quick = default_size(max(hw), device=dev)
+        alternative = None
+        if quick < stages[-1].side:
+            explicit = isinstance(picture.scales, tuple)  # then the smaller size gets scales="auto"
+            steps = picture.steps[0] if isinstance(picture.steps, tuple) else picture.steps
+            smaller = dataclasses.replace(picture, size=quick, scales="auto" if explicit else picture.scales,
+                                          steps=steps)
+            quick_stages = stage_plan(scale_plan(smaller, max(hw), dev), smaller, run.optimizer)
+            alternative = (quick, estimate_seconds(quick_stages, hw, per_eval))
+        print(describe_plan(stages, seconds, dev, alternative), flush=True)
+    return seconds
 
 
 OneStage = Callable[[int, int, torch.Tensor | None, RunSpec, float], StyleResult]
@@ -165,7 +274,9 @@ def run_scales(stages: list[Stage], one_scale: OneStage, run: RunSpec) -> StyleR
     ``start`` is None at the first stage, then the previous stage's picture. Step numbers seen by the
     callback count on across stages (``info.steps`` is the total), each stage gets its own checkpoint
     file, and the result's history, step count and times cover all stages. A stage that ends early
-    (Stop, Ctrl-C, a non-finite loss) ends the run.
+    (Stop, Ctrl-C, a non-finite loss) ends the run. A later stage that raises
+    :class:`~nsthelpers.memory.OutOfMemory` or is interrupted before its loop starts ends it too, with the
+    last finished stage's result (``stopped`` "out of memory" or "interrupted", ``message`` saying which).
     """
     total = sum(stage.steps for stage in stages)
     history: dict[str, list[float]] = {}
@@ -174,7 +285,18 @@ def run_scales(stages: list[Stage], one_scale: OneStage, run: RunSpec) -> StyleR
     for i, (side, steps, style_factor) in enumerate(stages):
         spec = dataclasses.replace(run, checkpoint_path=_stage_checkpoint(run.checkpoint_path, i, len(stages)),
                                    stage_span=(done, total))
-        result = one_scale(side, steps, None if result is None else result.image, spec, style_factor)
+        try:
+            result = one_scale(side, steps, None if result is None else result.image, spec, style_factor)
+        except (OutOfMemory, KeyboardInterrupt) as exc:
+            if result is None:  # nothing finished yet: nothing to keep
+                raise
+            what: StopReason = "out of memory" if isinstance(exc, OutOfMemory) else "interrupted"
+            h, w = result.image.shape[-2:]
+            result.stopped = what
+            result.message = (f"{what} at the {side}-px scale ({exc})" if isinstance(exc, OutOfMemory) else
+                              f"{what} before the {side}-px scale") + \
+                f"; kept the picture of the last finished scale ({h}×{w})"
+            break
         for k, v in result.history.items():
             history.setdefault(k, []).extend(v)
         done += result.steps_done
@@ -208,38 +330,48 @@ def start_image(start: torch.Tensor | None, init: str | torch.Tensor, content: t
     return image
 
 
-def _one_scale(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features, dev: torch.device,
-               side: int, steps: int, start: torch.Tensor | None, loss: LossSpec, run: RunSpec,
-               picture: PictureSpec, style_factor: float,
-               objectives: dict[int, tuple[Objective, float]]) -> StyleResult:
-    """One optimisation at one size (``side`` = the longer side), the style weight × ``style_factor``.
-
-    ``objectives`` holds, per size, the objective built so far and its own style weight; one built here is
-    added to it."""
+def _prepare(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features, dev: torch.device,
+             side: int, loss: LossSpec, picture: PictureSpec) -> _Prepared:
+    """The photo and style images at ``side`` (the longer side), checked and memory-checked, and their objective."""
     content = resize_max_side(content, side) if side != max(content.shape[-2:]) else content
     hw = (int(content.shape[-2]), int(content.shape[-1]))
     checks.image_big_enough("content", hw, loss.layers)
     check_fits(hw, loss.layers, dev)
     styles = _styles_for(styles, content, picture, checks.min_side_for(loss.layers))
     optimised = luminance(content) if picture.preserve_color == "luminance" else content
-    init = start_image(start, picture.init, optimised, styles[0] if styles else optimised, picture)
     try:
-        if side not in objectives:
-            built = Objective(model, optimised.to(dev), [s.to(dev) for s in styles], loss)
-            objectives[side] = (built, built.style_weight)
-        objective, style_weight = objectives[side]
-        objective.style_weight = style_weight * style_factor
-        result = optimize(objective, init.to(dev), run, steps=steps)
+        objective = Objective(model, optimised.to(dev), [s.to(dev) for s in styles], loss)
     except Exception as exc:
-        if not is_oom(exc):
-            raise
+        _raise_if_oom(exc, hw, dev)
+        raise
+    return _Prepared(content, optimised, styles, objective, objective.style_weight)
+
+
+def _raise_if_oom(exc: Exception, hw: tuple[int, int], dev: torch.device) -> None:
+    if is_oom(exc):
         fit = max(16, int(max(hw) * 0.7) // 16 * 16)
         raise OutOfMemory(
             f"out of memory at {hw[0]}×{hw[1]} on {dev.type}. Use size={fit} (or smaller), or "
             "auto_downsize=True to retry smaller automatically, or device='cpu'.", fit) from None
+
+
+def _one_scale(prepare: Callable[[int], _Prepared], dev: torch.device, side: int, steps: int,
+               start: torch.Tensor | None, run: RunSpec, picture: PictureSpec, style_factor: float) -> StyleResult:
+    """One optimisation at one size (``side`` = the longer side), the style weight × ``style_factor``;
+    ``prepare(side)`` gives the size's images and objective (built once per size)."""
+    at = prepare(side)
+    hw = (int(at.content.shape[-2]), int(at.content.shape[-1]))
+    init = start_image(start, picture.init, at.optimised, at.styles[0] if at.styles else at.optimised, picture)
+    objective = at.objective
+    try:
+        objective.style_weight = at.style_weight * style_factor
+        result = optimize(objective, init.to(dev), run, steps=steps)
+    except Exception as exc:
+        _raise_if_oom(exc, hw, dev)
+        raise
     if picture.preserve_color == "luminance":
-        result.image = combine_luminance(result.image, content)
-    result.settings.update({"content_weight": objective.content_weight, "style_weight": style_weight,
+        result.image = combine_luminance(result.image, at.content)
+    result.settings.update({"content_weight": objective.content_weight, "style_weight": at.style_weight,
                             "tv_weight": objective.tv_weight})
     return result
 

@@ -380,17 +380,19 @@ class StyleLabWidget(ipywidgets.VBox):
     Errors from a run are shown in ``console`` (an Output widget). ``params()`` is what the next run gets.
     """
 
-    def __init__(self, lab, *, size: int = 128, steps: int = 100, coarse_steps: int = 0,
+    def __init__(self, lab, *, size: int | None = None, steps: int = 100, coarse_steps: int = 0,
                  size_range: tuple[int, int] = (64, 512), max_steps: int = 1000, every: int = 10,
                  width: int = 256) -> None:
-        """``lab``: a :class:`nsthelpers.lab.StyleLab`; ``size``/``steps``/``coarse_steps``: initial slider values;
-        ``every``: steps between live refreshes; ``width``: display width of the images in pixels."""
+        """``lab``: a :class:`nsthelpers.lab.StyleLab`; ``size``/``steps``/``coarse_steps``: initial slider values
+        (``size`` default: the lab's :attr:`~nsthelpers.lab.StyleLab.default_size`, the profile's, never larger
+        than the photo); ``every``: steps between live refreshes; ``width``: display width of the images in pixels."""
         super().__init__()
         from .lab import StyleLab
 
         if not isinstance(lab, StyleLab):
             raise ValueError(f"lab must be a nsthelpers.lab.StyleLab, got {type(lab).__name__}")
         self.lab, self.every = lab, int(every)
+        size = lab.default_size if size is None else size
         self.live: LiveRun | None = None
         self._make_controls(size, steps, coarse_steps, size_range, max_steps)
         self._make_views(size, width)
@@ -564,7 +566,7 @@ class StyleLabWidget(ipywidgets.VBox):
                              f"({cached})")
 
 
-def style_lab(model, content, styles=None, *, size: int = 128, steps: int = 100, coarse_steps: int = 0,
+def style_lab(model, content, styles=None, *, size: int | None = None, steps: int = 100, coarse_steps: int = 0,
               every: int = 10, **lab_kwargs) -> StyleLabWidget:
     """A :class:`StyleLabWidget` over a new :class:`nsthelpers.lab.StyleLab` (``lab_kwargs`` go to StyleLab)."""
     from .lab import StyleLab

@@ -64,12 +64,14 @@ def test_help_documents_every_option_with_default():
                 "--init", "--weights", "--device", "--seed", "--lr", "--style-layers", "--content-layers"):
         assert opt in text
     assert "(default: None)" not in text.split("--size")[0]  # required -o shows no fake default
-    # the defaults shown are stylize's own (one source): --size has none (the content as loaded)
+    # the defaults shown are stylize's own (one source); --size's comes from the profile, and says why
+    from nsthelpers.settings import DEFAULT_SIZES
     from nsthelpers.specs import PictureSpec, RunSpec
 
     assert f"(default: {PictureSpec().steps})" in text and f"(default: {RunSpec().optimizer})" in text
-    size_help = text.split("--size SIZE longer side")[-1].split(" --")[0]
-    assert "(default: the content as loaded)" in size_help  # not 512, as it once was
+    size_help = text.split("--size PX|full longer side")[-1].split(" --")[0]
+    assert f"{DEFAULT_SIZES['stylize']['cpu']} px on a CPU" in size_help and "never larger than the photo" in size_help
+    assert "full for the photo's own size" in size_help
 
 
 def test_weights_export_then_students_load_it_offline(tmp_path, capsys, monkeypatch):
