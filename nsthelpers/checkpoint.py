@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,13 +71,24 @@ class Checkpoint:
     path: Path
     every: int
     fingerprint: dict[str, Any]
+    failed: str | None = None  # why the last save failed (the run goes on; its picture is not lost)
 
     def save(self, image: torch.Tensor, step: int, history: dict[str, list[float]],
-             optimizer_state: dict | None) -> None:
-        """Write the run's state (atomically)."""
+             optimizer_state: dict | None) -> bool:
+        """Write the run's state (atomically); True when it was written. A failed write (a full disk, a folder
+        made read-only) warns once and lets the run go on, rather than ending it and losing its picture."""
         payload = {"format": CHECKPOINT_FORMAT, "fingerprint": self.fingerprint, "image": image.detach().cpu().contiguous(),
                    "step": step, "history": history, "optimizer": optimizer_state}
-        torch_save_atomically(payload, self.path)
+        try:
+            torch_save_atomically(payload, self.path)
+        except OSError as exc:
+            if self.failed is None:
+                warnings.warn(f"could not write the checkpoint {self.path} ({exc.strerror or exc}); the run goes on "
+                              "without it", stacklevel=2)
+            self.failed = str(exc.strerror or exc)
+            return False
+        self.failed = None
+        return True
 
     def load(self) -> dict[str, Any] | None:
         """The saved state of this run, or None when there is no file yet.

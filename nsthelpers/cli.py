@@ -173,6 +173,8 @@ def _stylize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if folder:
             return _stylize_folder(Path(args.content), style, out, args, options)
         outputs.check_output_file(out, inputs=_inputs(args, options), overwrite=args.overwrite)
+        if options.get("checkpoint_path"):
+            outputs.check_writable(options["checkpoint_path"])
         result = stylize(args.content, style, weights=args.weights, device=args.device, **options)
         return _report(result, out)
     except _ERRORS as exc:
@@ -196,6 +198,8 @@ def _stylize_folder(folder: Path, style: Any, out: Path, args: argparse.Namespac
     for target in targets:
         if target.exists() and args.overwrite:
             outputs.check_writable(target)
+    if options.get("checkpoint_path"):
+        outputs.check_writable(options["checkpoint_path"])
     model = load_vgg19(args.weights, device=args.device)  # loaded once for all the pictures
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = options.get("checkpoint_path")

@@ -430,7 +430,8 @@ def _run_loop(run: Run, objective: Objective, autocast: Callable[[], Any], resum
         run.message = f"interrupted at step {run.step}; returning the image so far"
         if run.checkpoint is not None:
             run.save_applied()
-            run.message += f" (saved; re-run with the same checkpoint_path to resume from step {run.applied})"
+            if run.checkpoint.failed is None:
+                run.message += f" (saved; re-run with the same checkpoint_path to resume from step {run.applied})"
         run.pending.clear()
     finally:
         torch.backends.cudnn.benchmark = cudnn_benchmark

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -231,6 +230,12 @@ def frames_folder(output: str | os.PathLike) -> Path:
 
 def _check_resume(folder: Path, fingerprint: dict) -> None:
     record = folder / "settings.json"
+    if folder.exists() and not folder.is_dir():
+        raise VideoError(f"{folder} is a file; stylise_video keeps its frames in a folder of that name: move the "
+                         "file or choose another output")
+    if folder.is_dir() and not record.exists() and any(p for p in folder.iterdir() if not _is_frame_file(p)):
+        raise VideoError(f"{folder} holds files that are not frames of a stylised video; move them or choose "
+                         "another output (that folder is emptied and removed at the end)")
     if record.exists():
         try:
             previous = json.loads(record.read_text())
@@ -241,6 +246,19 @@ def _check_resume(folder: Path, fingerprint: dict) -> None:
                              "or choose another output to start afresh")
     folder.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(fingerprint, indent=1))
+
+
+def _is_frame_file(path: Path) -> bool:
+    return path.is_file() and (path.name == "settings.json" or (path.name.startswith("frame_") and path.suffix == ".png"))
+
+
+def _remove_frames(folder: Path) -> None:
+    """Delete what :func:`stylise_video` wrote in ``folder``, then the folder if that leaves it empty."""
+    for path in folder.iterdir():
+        if _is_frame_file(path):
+            path.unlink()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def _read_done(path: Path, hw: tuple[int, ...]) -> torch.Tensor | None:
@@ -311,7 +329,7 @@ def stylise_video(
         raise VideoError(f"{exc}; the {count} painted frames are kept in {folder}: free the output's folder or "
                          "choose another output, then run the same command again") from None
     if not keep_frames:
-        shutil.rmtree(folder)
+        _remove_frames(folder)
     return VideoReport(output, count, computed, resumed, seconds)
 
 

@@ -457,3 +457,44 @@ def test_output_helpers(tmp_path):
     fresh = tmp_path / "new" / "deeper" / "out.png"
     assert outputs.check_output_file(fresh) == fresh and not (tmp_path / "new").exists()  # the probe leaves nothing
     assert outputs.partial_path(tmp_path / "a.png").name == "a.partial.png"
+
+
+def test_a_checkpoint_path_is_checked_before_work_and_a_failing_one_does_not_end_the_run(pair, tmp_path, capsys,
+                                                                                         monkeypatch, random_vgg):
+    from nsthelpers import checkpoint
+
+    content, style = pair
+    blocker = tmp_path / "text.jpg"
+    blocker.write_text("a file")
+    real = cli.stylize
+    monkeypatch.setattr(cli, "stylize", lambda *a, **k: pytest.fail("work started"))
+    assert main(stylize_args(content, style, tmp_path / "o.png", "--checkpoint", str(blocker / "ck.pt"))) == 2
+    assert "cannot write" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "stylize", real)
+
+    def disk_full(payload, path):
+        raise OSError(28, "No space left on device", str(path))
+    monkeypatch.setattr(checkpoint, "torch_save_atomically", disk_full)
+    with pytest.warns(UserWarning, match="could not write the checkpoint.*goes on"):
+        result = nst.stylize(content, style, weights=random_vgg, device="cpu", size=32, steps=4, optimizer="adam",
+                             scales=None, checkpoint_path=tmp_path / "ck.pt", checkpoint_every=2,
+                             style_layers=["relu1_1"], content_layers=["relu2_1"])
+    assert result.stopped == "finished" and result.steps_done == 4
+
+
+def test_a_folder_of_the_users_own_files_beside_the_output_is_never_emptied(tmp_path):
+    clip = synthclip.synthetic_clip(nst.data.content_photo("coffee", max_size=64),
+                                    nst.data.generated_texture("dots", 16), frames=3, size=(16, 16))
+    source = video.write_video(tmp_path / "c.mp4", clip.frames, fps=5)
+    out = tmp_path / "out.mp4"
+    mine = video.frames_folder(out)
+    mine.mkdir()
+    (mine / "holiday.jpg").write_bytes(b"a photo")
+    with pytest.raises(video.VideoError, match="not frames of a stylised video"):
+        video.stylise_video(source, out, lambda t, f, *rest: f, fingerprint={}, needs_flow=False, size=None,
+                            progress=False)
+    assert (mine / "holiday.jpg").read_bytes() == b"a photo"
+    (mine / "holiday.jpg").unlink()
+    video.stylise_video(source, out, lambda t, f, *rest: f, fingerprint={}, needs_flow=False, size=None,
+                        progress=False)
+    assert out.exists() and not mine.exists()
