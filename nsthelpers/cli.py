@@ -192,7 +192,7 @@ def _stylize_folder(folder: Path, style: Any, out: Path, args: argparse.Namespac
     contents = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not contents:
         raise ValueError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-    targets = [out / (path.stem + ".png") for path in contents]
+    targets = [out / f"{name}.png" for name in outputs.result_names(p.stem for p in contents)]
     outputs.check_output_folder(out, input_folders=[folder], inputs=[*contents, *_inputs(args, options)],
                                 targets=targets)
     for target in targets:
@@ -210,7 +210,7 @@ def _stylize_folder(folder: Path, style: Any, out: Path, args: argparse.Namespac
             continue
         if checkpoint is not None:  # one checkpoint per picture: CK.NAME.pt
             ck = Path(checkpoint)
-            options["checkpoint_path"] = str(ck.with_name(f"{ck.stem}.{path.stem}{ck.suffix}"))
+            options["checkpoint_path"] = str(ck.with_name(f"{ck.stem}.{target.stem}{ck.suffix}"))
         try:
             status = _report(stylize(path, style, weights=model, device=args.device, **options), target)
         except _ERRORS as exc:

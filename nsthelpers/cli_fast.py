@@ -174,8 +174,7 @@ def _apply(args: argparse.Namespace) -> int:
     kind = fast.read_network_file(args.network)["kind"]
     files = image_files(args.images)
     out_dir = Path(args.output)
-    names = set[str]()
-    targets = {f: out_dir / f"{_unique(f.stem, names)}.png" for f in files}
+    targets = {f: out_dir / f"{name}.png" for f, name in zip(files, outputs.result_names(f.stem for f in files))}
     model: nn.Module
     if args.size is not None:
         checks.positive_int("--size", args.size, what="pixels")
@@ -228,14 +227,6 @@ def _apply(args: argparse.Namespace) -> int:
         print(f"nst: {len(failed)} of {len(files)} images failed: {', '.join(failed)}", file=sys.stderr)
         return 2
     return 0
-
-
-def _unique(stem: str, taken: set[str]) -> str:
-    name, k = stem, 2
-    while name in taken:
-        name, k = f"{stem}_{k}", k + 1
-    taken.add(name)
-    return name
 
 
 def standalone(add: Callable[[object], None], handler: Callable[[argparse.Namespace], int],

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["OutputError", "ResultKept", "check_output_file", "check_output_folder", "check_writable",
-           "is_same_file", "partial_path", "save_or_keep"]
+           "is_same_file", "partial_path", "result_names", "save_or_keep"]
 
 PathLike = str | os.PathLike
 
@@ -132,6 +132,20 @@ def check_output_folder(folder: PathLike, *, input_folders: Iterable[PathLike] =
         _refuse_inputs(Path(target), sources, flag)
     check_writable(folder / ".nst-results")
     return folder
+
+
+def result_names(stems: Iterable[str]) -> list[str]:
+    """One distinct name per input stem, in order: ``photo``, then ``photo_2`` for a second ``photo.*``, so two
+    inputs never share (or take for their own) one result file."""
+    taken: set[str] = set()
+    names = []
+    for stem in stems:
+        name, k = stem, 2
+        while name in taken:
+            name, k = f"{stem}_{k}", k + 1
+        taken.add(name)
+        names.append(name)
+    return names
 
 
 def partial_path(path: PathLike) -> Path:

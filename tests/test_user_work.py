@@ -498,3 +498,14 @@ def test_a_folder_of_the_users_own_files_beside_the_output_is_never_emptied(tmp_
     video.stylise_video(source, out, lambda t, f, *rest: f, fingerprint={}, needs_flow=False, size=None,
                         progress=False)
     assert out.exists() and not mine.exists()
+
+
+def test_two_photos_with_one_name_get_two_results(pair, tmp_path, capsys):
+    content, style = pair
+    folder, out = tmp_path / "photos", tmp_path / "out"
+    folder.mkdir()
+    Image.open(content).save(folder / "a.png")
+    Image.open(content).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "a.jpg", quality=95)
+    assert main(stylize_args(folder, style, out)) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "a_2.png"]
+    assert "kept" not in capsys.readouterr().out
