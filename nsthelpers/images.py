@@ -349,6 +349,7 @@ def _load_pil(img: Image.Image, max_size: int | None, size: int | tuple[int, int
     name = f"PIL image ({img.mode}, {img.size[0]}x{img.size[1]})"
     if img.size[0] == 0 or img.size[1] == 0:
         raise ImageLoadError(f"{name} is empty (zero width or height); pass a non-empty image")
+    _check_fits_in_memory(img, name, max_size, size)
     try:
         # no draft(): it would mutate the caller's image object
         return _pil_to_float_array(img, max_size, size, name=name, allow_draft=False)

@@ -326,8 +326,8 @@ def stylise_video(
     try:
         write_video(output, (load_image(folder / f"frame_{t:05d}.png") for t in range(count)), fps=info.fps or 8.0)
     except VideoError as exc:  # the frames stay: a re-run reads them back and only encodes again
-        raise VideoError(f"{exc}; the {count} painted frames are kept in {folder}: free the output's folder or "
-                         "choose another output, then run the same command again") from None
+        raise VideoError(f"{exc}; the {count} painted frames are kept in {folder}: make room or make {output.name} "
+                         "writable, then run the same command again (it reads them back and only encodes)") from None
     if not keep_frames:
         _remove_frames(folder)
     return VideoReport(output, count, computed, resumed, seconds)
