@@ -274,6 +274,9 @@ _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 # Bytes per pixel while a file is decoded whole: PIL's decoded image and one converted copy (4 bytes a
 # pixel each), then the float32 RGB array and one copy of it (12 bytes each). 20000 x 20000 px -> 12.8 GB;
 # a 1.2 MB PNG of that size measured 11.6 GB in issue 24.
+#: Files above BOMB_PIXELS pixels whose decoded RGB bytes exceed BOMB_RATIO x their size are refused.
+BOMB_PIXELS = 8000 * 8000
+BOMB_RATIO = 250
 _DECODE_BYTES_PER_PIXEL = 2 * 4
 _FLOAT_BYTES_PER_PIXEL = 2 * 12
 
@@ -305,8 +308,17 @@ def decode_bytes(img: Image.Image, max_size: int | None = None, size: int | tupl
     return decoded * _DECODE_BYTES_PER_PIXEL + th * tw * _FLOAT_BYTES_PER_PIXEL
 
 
-def _check_fits_in_memory(img: Image.Image, name: str, max_size: int | None, size: int | tuple[int, int] | None) -> None:
-    """Refuse, from the header alone, an image whose decoding would not fit in the memory available."""
+def _check_fits_in_memory(img: Image.Image, name: str, max_size: int | None, size: int | tuple[int, int] | None,
+                          file_bytes: int | None = None) -> None:
+    """Refuse, from the header alone, an image whose decoding would not fit in the memory available, or a
+    file that declares far more pixels than its size can hold (above :data:`BOMB_PIXELS` pixels and
+    :data:`BOMB_RATIO` raw bytes per stored byte: a photo compresses by about 10, a PNG by 2-3)."""
+    w, h = img.size
+    if file_bytes and w * h > BOMB_PIXELS and w * h * 3 > BOMB_RATIO * file_bytes:
+        raise ImageLoadError(
+            f"{name} declares {w}x{h} pixels in a file of {file_bytes / 1e6:.1f} MB (x{w * h * 3 / file_bytes:.0f} "
+            "when decoded): refused as a likely 'decompression bomb' before decoding. If it is a real picture, "
+            "shrink it with an image editor first")
     need, free = decode_bytes(img, max_size, size), _available_ram()
     if free is not None and need > 0.8 * free:
         w, h = img.size
@@ -328,7 +340,7 @@ def _load_path(src: str | os.PathLike, max_size: int | None, size: int | tuple[i
         raise ImageLoadError(f"'{path}' is a directory, not an image file; pass the path of one image")
     try:
         with _raised_pixel_limit(), Image.open(path) as img:
-            _check_fits_in_memory(img, f"'{path}'", max_size, size)
+            _check_fits_in_memory(img, f"'{path}'", max_size, size, path.stat().st_size)
             return _pil_to_float_array(img, max_size, size, name=f"'{path}'", allow_draft=True)
     except ImageLoadError:
         raise
