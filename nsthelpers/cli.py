@@ -205,7 +205,7 @@ def _stylize_folder(folder: Path, style: Any, out: Path, args: argparse.Namespac
     checkpoint = options.get("checkpoint_path")
     failed = []
     for path, target in zip(contents, targets):
-        if target.exists() and not args.overwrite:
+        if target.is_file() and not args.overwrite:
             print(f"kept {target} (already there; --overwrite redoes it)")
             continue
         if checkpoint is not None:  # one checkpoint per picture: CK.NAME.pt

@@ -101,6 +101,8 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(f"a TransformerNet learns one style, got {len(args.style)}; pass one STYLE or add --adain")
     if not str(args.output).endswith(".pth"):
         raise ValueError(f"-o {args.output}: name the network file *.pth")
+    if args.save_every is not None:
+        checks.positive_int("--save-every", args.save_every, what="steps")
     outputs.check_output_file(args.output, inputs=[*args.style, args.weights], overwrite=args.overwrite)
     args.width = args.width or (32 if args.adain else 16)
     args.batch_size = args.batch_size or (4 if args.adain else 2)
@@ -168,6 +170,22 @@ def _chunks(items: list[Path], n: int) -> Iterator[list[Path]]:
         yield items[start:start + n]
 
 
+def _apply_options(args: argparse.Namespace, kind: str) -> float:
+    """Check --size, --style and --alpha against the network's kind before any work; returns alpha."""
+    if args.size is not None:
+        checks.positive_int("--size", args.size, what="pixels")
+    if kind == "adain":
+        if args.style is None:
+            raise ValueError(f"{args.network} is an AdaIN decoder: name the style with --style STYLE")
+        return checks.fraction("--alpha", 1.0 if args.alpha is None else args.alpha)
+    if args.style is not None:
+        raise ValueError(f"{args.network} paints the style it was trained on; drop --style")
+    if args.alpha is not None:
+        raise ValueError(f"{args.network} is a TransformerNet, which has no content-style trade-off; drop --alpha "
+                         "(it is for AdaIN decoders)")
+    return 1.0
+
+
 def _apply(args: argparse.Namespace) -> int:
     """Stylise every image; results already in OUT_DIR are kept (unless --overwrite), an unreadable image is
     skipped and named, and the exit status is 2 when any was."""
@@ -176,18 +194,7 @@ def _apply(args: argparse.Namespace) -> int:
     out_dir = Path(args.output)
     targets = {f: out_dir / f"{name}.png" for f, name in zip(files, outputs.result_names(f.stem for f in files))}
     model: nn.Module
-    if args.size is not None:
-        checks.positive_int("--size", args.size, what="pixels")
-    if kind == "adain":
-        if args.style is None:
-            raise ValueError(f"{args.network} is an AdaIN decoder: name the style with --style STYLE")
-        alpha = checks.fraction("--alpha", 1.0 if args.alpha is None else args.alpha)
-    else:
-        if args.style is not None:
-            raise ValueError(f"{args.network} paints the style it was trained on; drop --style")
-        if args.alpha is not None:
-            raise ValueError(f"{args.network} is a TransformerNet, which has no content-style trade-off; drop --alpha "
-                             "(it is for AdaIN decoders)")
+    alpha = _apply_options(args, kind)
     outputs.check_output_folder(out_dir, input_folders=[p for p in args.images if Path(p).is_dir()],
                                 inputs=[*files, args.network, args.style, args.weights], targets=targets.values())
     todo = [f for f in files if args.overwrite or not targets[f].exists()]
@@ -218,8 +225,12 @@ def _apply(args: argparse.Namespace) -> int:
             with torch.no_grad():
                 results = [model(img, style, alpha=alpha).cpu() for img in images]
         for (f, _), r in zip(loaded, results):
-            outputs.save_or_keep(functools.partial(save_image, r), targets[f], f"result for {f.name}")
-            written += 1
+            try:
+                outputs.save_or_keep(functools.partial(save_image, r), targets[f], f"result for {f.name}")
+                written += 1
+            except outputs.OutputError as exc:  # kept elsewhere (or lost, and said so): the others go on
+                print(f"nst: error: {exc}", file=sys.stderr)
+                failed.append(f.name)
     seconds = time.perf_counter() - t0
     print(f"wrote {written} images to {out_dir} ({1000 * seconds / max(written, 1):.0f} ms per image, "
           "loading and saving included)")

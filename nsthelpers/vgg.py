@@ -337,12 +337,23 @@ def load_weights_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor],
         if digest != obj.get("sha256"):
             raise ValueError(f"{path} is corrupt: checksum {digest[:12]}… does not match the recorded "
                              f"{str(obj.get('sha256'))[:12]}…; export or copy the file again")
-        return {k: v.float() for k, v in state.items()}, obj["preprocess"]
+        return _finite(path, {k: v.float() for k, v in state.items()}), obj["preprocess"]
     if not isinstance(obj, dict):
         raise ValueError(f"{path} holds a {type(obj).__name__}, not a state dict of VGG19 weights")
     state = {k[len("features."):] if k.startswith("features.") else k: v for k, v in obj.items()
              if not k.startswith("classifier.")}
-    return state, "imagenet"
+    return _finite(path, state), "imagenet"
+
+
+def _finite(path: Path, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state``, after checking that its tensors hold no NaN or infinity (a damaged file, not a bad run)."""
+    for key, tensor in state.items():
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            index = key.split(".")[0]
+            layer = LAYER_NAMES[int(index)] if index.isdigit() and int(index) < len(LAYER_NAMES) else key
+            raise ValueError(f"{path}: {key} ({layer}) holds NaN or infinite values; the file is damaged: "
+                             "download or export it again")
+    return state
 
 
 def _state_digest(state: dict[str, torch.Tensor]) -> str:

@@ -359,6 +359,8 @@ def test_damaged_weight_files_get_one_clear_line(pair, tmp_path, capsys, no_work
     nan_file = nst.save_features_file(model, tmp_path / "nan.pth")
     with pytest.raises(ValueError, match="NaN or infinite.*damaged"):
         nst.load_vgg19(str(nan_file), device="cpu")
+    assert main(["weights", "verify", str(nan_file)]) == 2  # not "OK"
+    assert "0.weight (conv1_1) holds NaN" in capsys.readouterr().err
 
 
 def test_ctrl_c_in_fast_train_saves_the_network_so_far(tmp_path, capsys, monkeypatch):
