@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import nsthelpers as nst
@@ -513,3 +514,10 @@ def test_two_photos_with_one_name_get_two_results(pair, tmp_path, capsys):
     assert main(stylize_args(folder, style, out)) == 0
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "a_2.png"]
     assert "kept" not in capsys.readouterr().out
+
+
+def test_the_written_clip_is_checked_without_refusing_a_still_one(tmp_path):
+    still = [torch.full((1, 3, 16, 16), 0.5)] * 5  # a GIF merges identical frames: still a complete clip
+    assert video.write_video(tmp_path / "still.gif", still, fps=5).stat().st_size > 0
+    assert len(video.read_frames(video.write_video(tmp_path / "still.mp4", still, fps=5))[0]) == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["still.gif", "still.mp4"]  # no temporary file left
