@@ -155,7 +155,7 @@ _ERRORS = (ValueError, ImageLoadError, WeightsUnavailableError, FileNotFoundErro
 def _stylize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     out = Path(args.output)
     folder = Path(args.content).is_dir()
-    if not folder and out.is_dir():  # an existing folder and one content: FOLDER/CONTENT-NAME.png
+    if not folder and (out.is_dir() or str(args.output).endswith("/")):  # a folder: FOLDER/CONTENT-NAME.png
         out = out / (Path(args.content).stem + ".png")
     if not folder and out.suffix.lower() not in SAVE_FORMATS:
         parser.error(f"--output {out}: unknown image suffix; use one of {', '.join(sorted(SAVE_FORMATS))}")

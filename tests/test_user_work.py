@@ -340,6 +340,8 @@ def test_negative_values_urls_and_output_folders(pair, tmp_path, capsys):
     outdir.mkdir()
     assert main(stylize_args(content, style, outdir)) == 0
     assert (outdir / "mine.png").exists()
+    assert main(stylize_args(content, style, f"{tmp_path}/newdir/")) == 0  # a trailing slash names a folder
+    assert (tmp_path / "newdir" / "mine.png").exists()
     folder = tmp_path / "photos"
     folder.mkdir()
     Image.open(content).save(folder / "a.png")
