@@ -49,6 +49,8 @@ def stylize_batch(contents: Any, style: Any, *, variants: Sequence[dict[str, Any
     batch size and ``settings["variant"]`` the item's variant. The timings are the whole batch's.
     """
     options.setdefault("optimizer", "adam")
+    if isinstance(contents, (list, tuple)) and not contents:
+        raise ValueError("contents is empty: give at least one content image")
     loss, run, picture = split_options(**options)
     images = [load_image(c) for c in (contents if isinstance(contents, (list, tuple)) else [contents])]
     items = _variants(variants, len(images))

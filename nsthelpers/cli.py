@@ -9,12 +9,13 @@ share one set of defaults.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import typing
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import cli_fast, cli_video, specs
+from . import cli_fast, cli_video, outputs, specs
 from .images import SAVE_FORMATS, ImageLoadError, load_image
 from .memory import OutOfMemory
 from .transfer import PREVIEW, stylize
@@ -72,9 +73,11 @@ def _add_stylize(sub: Any) -> None:
     p.add_argument("content", metavar="CONTENT", help="content image (any format Pillow reads), or a folder of "
                    "them: then OUTPUT is a folder and each picture is written there as NAME.png")
     p.add_argument("style", metavar="STYLE", nargs="+", help="style image(s); several are blended")
-    p.add_argument("-o", "--output", required=True, help="where to write the result (.png, .jpg, …), or a folder")
+    p.add_argument("-o", "--output", required=True, help="where to write the result (.png, .jpg, …), or a folder "
+                   "(then the result is FOLDER/CONTENT-NAME.png)")
     p.add_argument("--overwrite", action="store_true",
-                   help="with a folder of contents: redo pictures already in OUTPUT (default: keep them, resume)")
+                   help="replace an existing OUTPUT; with a folder of contents: redo pictures already in OUTPUT "
+                        "(default: refuse to replace a file; in a folder run, keep them and resume)")
     p.add_argument("--weights", default=None, help=f"VGG19 weights: {', '.join(WEIGHT_CHOICES)} or a .pth path "
                    "(default: $NSTHELPERS_WEIGHTS or caffe, the bundled original VGG19)")
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
@@ -94,6 +97,7 @@ def _add_weights(sub: Any) -> None:
         description="Write the convolutional VGG19 weights to OUT with a checksum. Students then use "
                     "NSTHELPERS_WEIGHTS=OUT or --weights OUT, with no download.")
     e.add_argument("output", metavar="OUT", help="file to write, e.g. vgg19-features.pth")
+    e.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     e.add_argument("--weights", default=None, help="source weights: caffe, torchvision or a path "
                    "(default: $NSTHELPERS_WEIGHTS or caffe)")
     e.add_argument("--features-only", action="store_true", default=True,
@@ -115,18 +119,36 @@ def build_parser() -> argparse.ArgumentParser:
     _add_weights(sub)
     cli_fast.add_parser(sub)
     cli_video.add_parser(sub)
+    _accept_negative_values(parser)
     return parser
+
+
+_NEGATIVE_VALUE = re.compile(r"^-\d+$|^-\d*\.\d+$|^-[\d.]+(e[+-]?\d+)?(,[+-]?[\d.]+(e[+-]?\d+)?)*$", re.IGNORECASE)
+
+
+def _accept_negative_values(parser: argparse.ArgumentParser) -> None:
+    """Let an option's value start with a minus (``--style-blend -1,2``), so that the value's check explains
+    what is wrong instead of argparse's "expected one argument"."""
+    parser._negative_number_matcher = _NEGATIVE_VALUE
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _accept_negative_values(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nst`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "stylize":
-        return _stylize(args, parser)
-    if args.command in ("fast", "video"):
-        return int(args.handler(args))
-    return _weights(args)
+    try:
+        if args.command == "stylize":
+            return _stylize(args, parser)
+        if args.command in ("fast", "video"):
+            return int(args.handler(args))
+        return _weights(args)
+    except KeyboardInterrupt:  # outside a run's own handling (loading, saving): no traceback
+        print("nst: interrupted", file=sys.stderr)
+        return 130
 
 
 _ERRORS = (ValueError, ImageLoadError, WeightsUnavailableError, FileNotFoundError, OutOfMemory)
@@ -135,8 +157,13 @@ _ERRORS = (ValueError, ImageLoadError, WeightsUnavailableError, FileNotFoundErro
 def _stylize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     out = Path(args.output)
     folder = Path(args.content).is_dir()
+    if not folder and (out.is_dir() or str(args.output).endswith("/")):  # a folder: FOLDER/CONTENT-NAME.png
+        out = out / (Path(args.content).stem + ".png")
     if not folder and out.suffix.lower() not in SAVE_FORMATS:
         parser.error(f"--output {out}: unknown image suffix; use one of {', '.join(sorted(SAVE_FORMATS))}")
+    if folder and not out.is_dir() and out.suffix.lower() in SAVE_FORMATS:
+        parser.error(f"--output {out}: CONTENT is a folder, so OUTPUT is a folder for the results; "
+                     "name a folder (without an image suffix)")
     options = {k: v for k, v in vars(args).items() if k not in _CLI_ONLY}
     if args.preview:
         options.update(PREVIEW, scales=None)
@@ -147,11 +174,19 @@ def _stylize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             options["masks"] = [load_image(m)[:, :1] for m in args.masks]
         if folder:
             return _stylize_folder(Path(args.content), style, out, args, options)
+        outputs.check_output_file(out, inputs=_inputs(args, options), overwrite=args.overwrite)
+        if options.get("checkpoint_path"):
+            outputs.check_writable(options["checkpoint_path"])
         result = stylize(args.content, style, weights=args.weights, device=args.device, **options)
+        return _report(result, out)
     except _ERRORS as exc:
         print(f"nst: error: {exc}", file=sys.stderr)
         return 2
-    return _report(result, out)
+
+
+def _inputs(args: argparse.Namespace, options: dict[str, Any]) -> list[Any]:
+    """Every file a stylize run reads (an output may be none of them)."""
+    return [args.content, *args.style, *(args.masks or []), options.get("checkpoint_path"), args.weights]
 
 
 def _stylize_folder(folder: Path, style: Any, out: Path, args: argparse.Namespace, options: dict[str, Any]) -> int:
@@ -159,16 +194,25 @@ def _stylize_folder(folder: Path, style: Any, out: Path, args: argparse.Namespac
     contents = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not contents:
         raise ValueError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--output {out} must be a folder when CONTENT is a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    targets = [out / f"{name}.png" for name in outputs.result_names(p.stem for p in contents)]
+    outputs.check_output_folder(out, input_folders=[folder], inputs=[*contents, *_inputs(args, options)],
+                                targets=targets)
+    for target in targets:
+        if target.exists() and args.overwrite:
+            outputs.check_writable(target)
+    if options.get("checkpoint_path"):
+        outputs.check_writable(options["checkpoint_path"])
     model = load_vgg19(args.weights, device=args.device)  # loaded once for all the pictures
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = options.get("checkpoint_path")
     failed = []
-    for path in contents:
-        target = out / (path.stem + ".png")
-        if target.exists() and not args.overwrite:
+    for path, target in zip(contents, targets):
+        if target.is_file() and not args.overwrite:
             print(f"kept {target} (already there; --overwrite redoes it)")
             continue
+        if checkpoint is not None:  # one checkpoint per picture: CK.NAME.pt
+            ck = Path(checkpoint)
+            options["checkpoint_path"] = str(ck.with_name(f"{ck.stem}.{target.stem}{ck.suffix}"))
         try:
             status = _report(stylize(path, style, weights=model, device=args.device, **options), target)
         except _ERRORS as exc:
@@ -184,12 +228,21 @@ def _stylize_folder(folder: Path, style: Any, out: Path, args: argparse.Namespac
 
 
 def _report(result: Any, out: Path) -> int:
-    """Save the picture, print what happened; the exit status says whether the run finished."""
-    path = result.save(out)
+    """Save the picture, print what happened; the exit status says whether the run finished.
+
+    Only a finished picture is written to ``out``; an unfinished one (Ctrl-C, a non-finite loss) goes to
+    ``NAME.partial.png`` beside it, so a re-run (or a folder run's resume) does not take it for a result.
+    A save that fails keeps the picture in a temporary file and says where (:func:`outputs.save_or_keep`)."""
+    finished = result.stopped in ("finished", "converged")
+    path = outputs.save_or_keep(result.save, out if finished else outputs.partial_path(out), "picture")
+    if finished and outputs.partial_path(out).is_file():  # an earlier interrupted run's picture, now done
+        outputs.partial_path(out).unlink()
     losses = ", ".join(f"{k}={v:.4g}" for k, v in result.final_losses.items())
-    print(f"wrote {path} ({result.steps_done} steps, {result.timings['optimize_s']:.1f} s; {losses})")
-    if result.stopped not in ("finished", "converged"):
-        print(f"nst: stopped early ({result.stopped}): {result.message}", file=sys.stderr)
+    print(f"wrote {path}{'' if finished else ' (unfinished)'} ({result.steps_done} steps, "
+          f"{result.timings['optimize_s']:.1f} s; {losses})")
+    if not finished:
+        print(f"nst: stopped early ({result.stopped}): {result.message}; the picture so far is in {path}",
+              file=sys.stderr)
         return 1 if result.stopped in ("non-finite loss", "out of memory") else 130
     return 0
 
@@ -197,8 +250,10 @@ def _report(result: Any, out: Path) -> int:
 def _weights(args: argparse.Namespace) -> int:
     try:
         if args.weights_command == "export":
+            outputs.check_output_file(args.output, inputs=[args.weights], overwrite=args.overwrite, flag="OUT")
             model = load_vgg19(args.weights, device="cpu")
-            path = save_features_file(model, args.output, half=args.half)
+            path = outputs.save_or_keep(lambda p: save_features_file(model, p, half=args.half), Path(args.output),
+                                        "weights file")
             size_mb = path.stat().st_size / 1e6
             print(f"wrote {path} ({size_mb:.0f} MB, {'float16' if args.half else 'float32'}, from {model.weights_name}, "
                   f"{model.preprocess.convention} preprocessing). Students: NSTHELPERS_WEIGHTS={path} or --weights {path}")

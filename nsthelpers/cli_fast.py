@@ -11,15 +11,17 @@ STYLE is a painting (``starry_night``, ``the_scream``, ``shipwreck``), a generat
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+import torch
 from torch import nn
 
-from . import adain, data, fast
+from . import adain, checks, data, fast, outputs
 from .images import ImageLoadError, load_image, save_image
 from .memory import OutOfMemory
 from .vgg import WeightsUnavailableError
@@ -51,6 +53,7 @@ def add_parser(subparsers) -> None:
     t.add_argument("--save-every", type=int, default=None, metavar="N",
                    help="also write the network so far every N steps (a long run can be inspected or stopped)")
     t.add_argument("--layer", choices=adain.ENCODER_LAYERS, default="relu3_1", help="AdaIN encoder layer")
+    t.add_argument("--overwrite", action="store_true", help="replace the network file if it exists")
     _common(t)
     a = sub.add_parser("apply", help="stylise images (files or folders) with a trained network", formatter_class=fmt)
     a.add_argument("network", metavar="NET", help="a file written by `nst fast train`")
@@ -59,7 +62,9 @@ def add_parser(subparsers) -> None:
     a.add_argument("--size", type=int, default=None, help="longer side of the results (default: as loaded)")
     a.add_argument("--batch-size", type=int, default=4, help="images per pass (same-sized images share one)")
     a.add_argument("--style", default=None, help="style picture for an AdaIN decoder")
-    a.add_argument("--alpha", type=float, default=1.0, help="AdaIN content-style trade-off in [0, 1]")
+    a.add_argument("--alpha", type=float, default=None, help="AdaIN content-style trade-off in [0, 1] (default 1)")
+    a.add_argument("--overwrite", action="store_true",
+                   help="replace results already in OUT_DIR (default: keep them and make only the missing ones)")
     _common(a)
     p.set_defaults(handler=run)
 
@@ -96,6 +101,9 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(f"a TransformerNet learns one style, got {len(args.style)}; pass one STYLE or add --adain")
     if not str(args.output).endswith(".pth"):
         raise ValueError(f"-o {args.output}: name the network file *.pth")
+    if args.save_every is not None:
+        checks.positive_int("--save-every", args.save_every, what="steps")
+    outputs.check_output_file(args.output, inputs=[*args.style, args.weights], overwrite=args.overwrite)
     args.width = args.width or (32 if args.adain else 16)
     args.batch_size = args.batch_size or (4 if args.adain else 2)
     args.lr = args.lr or (1e-3 if args.adain else 2e-3)
@@ -108,20 +116,37 @@ def _train(args: argparse.Namespace) -> int:
                     "progress": not args.quiet}
     if args.style_weight is not None:
         common["style_weight"] = args.style_weight
-    if args.save_every:
-        def save_so_far(step: int, _losses: dict, net) -> None:
-            if step % args.save_every == 0:
-                save(net, args.output, {**info, "steps": step, "finished": False})
-        common["callback"] = save_so_far
-    if args.adain:
-        result = adain.train_decoder(styles, layer=args.layer, **common)
-    else:
-        result = fast.train(styles[0], tv_weight=args.tv_weight, warmup_steps=args.warmup_steps, **common)
+    latest: dict = {}
+
+    def on_step(step: int, _losses: dict, net) -> None:
+        latest.update(step=step, net=net)
+        if args.save_every and step % args.save_every == 0:
+            save(net, args.output, {**info, "steps": step, "finished": False})
+    common["callback"] = on_step
+    try:
+        if args.adain:
+            result = adain.train_decoder(styles, layer=args.layer, **common)
+        else:
+            result = fast.train(styles[0], tv_weight=args.tv_weight, warmup_steps=args.warmup_steps, **common)
+    except KeyboardInterrupt:
+        return _save_interrupted(latest, save, info, args.output)
     info = {**result.settings, **info, "steps": result.steps, "seconds": round(result.seconds, 1), "finished": True}
-    path = save(result.net, args.output, info)
+    path = outputs.save_or_keep(lambda p: save(result.net, p, info), Path(args.output), "trained network")
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): {result.steps} steps in {result.seconds:.0f} s, "
           f"final loss {result.history['total'][-1]:.4g}")
     return 0
+
+
+def _save_interrupted(latest: dict, save: Callable[..., Path], info: dict, output: str) -> int:
+    """Ctrl-C during training: write the network so far (marked unfinished) and say so; status 130."""
+    if not latest:
+        print("nst: interrupted before the first training step; nothing to save", file=sys.stderr)
+        return 130
+    record = {**info, "steps": latest["step"], "finished": False}
+    path = outputs.save_or_keep(lambda p: save(latest["net"].eval(), p, record), Path(output), "network so far")
+    print(f"nst: interrupted at step {latest['step']}; the network so far is in {path} (unfinished: it paints, "
+          "but less well than a finished one)", file=sys.stderr)
+    return 130
 
 
 def image_files(paths: Sequence[str]) -> list[Path]:
@@ -145,43 +170,74 @@ def _chunks(items: list[Path], n: int) -> Iterator[list[Path]]:
         yield items[start:start + n]
 
 
-def _apply(args: argparse.Namespace) -> int:
-    kind = fast.read_network_file(args.network)["kind"]
-    files = image_files(args.images)
-    out_dir = Path(args.output)
-    model: nn.Module
+def _apply_options(args: argparse.Namespace, kind: str) -> float:
+    """Check --size, --style and --alpha against the network's kind before any work; returns alpha."""
+    if args.size is not None:
+        checks.positive_int("--size", args.size, what="pixels")
     if kind == "adain":
         if args.style is None:
             raise ValueError(f"{args.network} is an AdaIN decoder: name the style with --style STYLE")
+        return checks.fraction("--alpha", 1.0 if args.alpha is None else args.alpha)
+    if args.style is not None:
+        raise ValueError(f"{args.network} paints the style it was trained on; drop --style")
+    if args.alpha is not None:
+        raise ValueError(f"{args.network} is a TransformerNet, which has no content-style trade-off; drop --alpha "
+                         "(it is for AdaIN decoders)")
+    return 1.0
+
+
+def _apply(args: argparse.Namespace) -> int:
+    """Stylise every image; results already in OUT_DIR are kept (unless --overwrite), an unreadable image is
+    skipped and named, and the exit status is 2 when any was."""
+    kind = fast.read_network_file(args.network)["kind"]
+    files = image_files(args.images)
+    out_dir = Path(args.output)
+    targets = {f: out_dir / f"{name}.png" for f, name in zip(files, outputs.result_names(f.stem for f in files))}
+    model: nn.Module
+    alpha = _apply_options(args, kind)
+    outputs.check_output_folder(out_dir, input_folders=[p for p in args.images if Path(p).is_dir()],
+                                inputs=[*files, args.network, args.style, args.weights], targets=targets.values())
+    todo = [f for f in files if args.overwrite or not targets[f].exists()]
+    for f in files:
+        if f not in todo:
+            print(f"kept {targets[f]} (already there; --overwrite redoes it)")
+    if kind == "adain":
         model = adain.load(args.network, model=args.weights, device=args.device)
-        style = data.style_image(args.style, max_size=args.size or 512)
+        style = data.style_image(str(args.style), max_size=args.size or 512)
     else:
-        if args.style is not None:
-            raise ValueError(f"{args.network} paints the style it was trained on; drop --style")
         model, style = fast.load(args.network, device=args.device), None
     out_dir.mkdir(parents=True, exist_ok=True)
-    t0, names = time.perf_counter(), set[str]()
-    for chunk in _chunks(files, max(1, args.batch_size)):
-        images = [load_image(f, size=args.size) if args.size else load_image(f) for f in chunk]
+    t0, written, failed = time.perf_counter(), 0, []
+    for chunk in _chunks(todo, max(1, args.batch_size)):
+        loaded = []
+        for f in chunk:
+            try:
+                loaded.append((f, load_image(f, size=args.size) if args.size else load_image(f)))
+            except (ImageLoadError, FileNotFoundError) as exc:
+                print(f"nst: error: {f.name}: {exc} (skipped)", file=sys.stderr)
+                failed.append(f.name)
+        images = [img for _, img in loaded]
+        if not images:
+            continue
         if style is None:
             results = fast.stylise_batches(model, images, batch_size=args.batch_size, device=args.device)
         else:
-            results = [model(img, style, alpha=args.alpha).cpu() for img in images]
-        for f, r in zip(chunk, results):
-            name = _unique(f.stem, names)
-            save_image(r, out_dir / f"{name}.png")
+            with torch.no_grad():
+                results = [model(img, style, alpha=alpha).cpu() for img in images]
+        for (f, _), r in zip(loaded, results):
+            try:
+                outputs.save_or_keep(functools.partial(save_image, r), targets[f], f"result for {f.name}")
+                written += 1
+            except outputs.OutputError as exc:  # kept elsewhere (or lost, and said so): the others go on
+                print(f"nst: error: {exc}", file=sys.stderr)
+                failed.append(f.name)
     seconds = time.perf_counter() - t0
-    print(f"wrote {len(files)} images to {out_dir} ({1000 * seconds / max(len(files), 1):.0f} ms per image, "
+    print(f"wrote {written} images to {out_dir} ({1000 * seconds / max(written, 1):.0f} ms per image, "
           "loading and saving included)")
+    if failed:
+        print(f"nst: {len(failed)} of {len(files)} images failed: {', '.join(failed)}", file=sys.stderr)
+        return 2
     return 0
-
-
-def _unique(stem: str, taken: set[str]) -> str:
-    name, k = stem, 2
-    while name in taken:
-        name, k = f"{stem}_{k}", k + 1
-    taken.add(name)
-    return name
 
 
 def standalone(add: Callable[[object], None], handler: Callable[[argparse.Namespace], int],

@@ -13,17 +13,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from torch import nn
 
-from . import adain, data, fast
+from . import adain, checks, data, fast, outputs
 from .cli_fast import ERRORS, standalone
 from .settings import DEFAULT_SIZES, resolve_size
 from .specs import parse_size
 from .temporal import DEFAULT_TEMPORAL_WEIGHT, METHODS, FrameSettings
 from .vgg import load_vgg19
 from .video import (
+    OUTPUT_SUFFIXES,
     VideoError,
+    decoder_errors,
     frames_folder,
     network_painter,
     optimisation_painter,
@@ -57,6 +60,7 @@ def add_parser(subparsers) -> None:
                    help="weight of the temporal loss (method temporal)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--keep-frames", action="store_true", help="keep OUT.frames/ (the PNG of every frame) at the end")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     p.add_argument("--weights", default=None, help="VGG19 weights (default: $NSTHELPERS_WEIGHTS or caffe)")
     p.add_argument("--device", default=None, help="cpu, cuda or mps (default: best available)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -91,12 +95,33 @@ def _painter(args: argparse.Namespace):
     return optimisation_painter(model, style, method, settings), fingerprint, method != "frame"
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Every number and the output's suffix, before the clip is read or a frame painted."""
+    if Path(args.output).suffix.lower() not in OUTPUT_SUFFIXES:
+        raise VideoError(f"-o {args.output}: use one of {', '.join(OUTPUT_SUFFIXES)}")
+    if isinstance(args.size, int):  # None: the profile's default; "full": the clip's own size
+        checks.positive_int("--size", args.size, what="pixels")
+    if args.max_frames is not None:
+        checks.positive_int("--max-frames", args.max_frames, what="frames")
+    if args.fast is None:
+        FrameSettings(steps=args.steps, optimizer=args.optimizer, temporal_weight=args.temporal_weight)
+    checks.fraction("--alpha", args.alpha)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``nst video``; the exit status (errors: one line, status 2; Ctrl-C: 130, frames kept)."""
     try:
+        _check_options(args)
         info = probe(args.input)  # a bad video fails before any weights are loaded
         args.size = resolve_size(args.size, max(info.size), kind="video", device=args.device)
         paint, fingerprint, needs_flow = _painter(args)
+        outputs.check_output_file(args.output, inputs=[args.input, args.style, args.fast, args.weights],
+                                  overwrite=args.overwrite)
+        errors = decoder_errors(args.input, args.max_frames)
+        if errors:
+            print(f"nst: warning: the decoder reported {len(errors)} error(s) in {args.input} (first: {errors[0]}); "
+                  "the clip looks damaged, and damaged frames come out frozen or smeared. Re-encode or re-copy it "
+                  "if the result looks wrong", file=sys.stderr)
         report = stylise_video(args.input, args.output, paint, fingerprint=fingerprint, needs_flow=needs_flow,
                                size=args.size, max_frames=args.max_frames, progress=not args.quiet,
                                keep_frames=args.keep_frames)
@@ -104,8 +129,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"nst: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"nst: interrupted; finished frames are kept in {frames_folder(args.output)}: run the same command "
-              "again to carry on", file=sys.stderr)
+        print(f"nst: interrupted; finished frames are kept in {frames_folder(args.output)} (the frame being painted "
+              "as frame_N.partial.png): run the same command again to carry on", file=sys.stderr)
         return 130
     print(f"wrote {report.output}: {report.frames} frames ({report.computed} painted, {report.resumed} read back "
           f"from an earlier run), {report.seconds_per_frame:.2f} s per painted frame")

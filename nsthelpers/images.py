@@ -29,7 +29,9 @@ import contextlib
 import math
 import numbers
 import os
+import re
 import secrets
+import warnings
 from pathlib import Path
 from typing import Iterator, Sequence, Union
 
@@ -273,7 +275,69 @@ def _float_array_pipeline(arr: np.ndarray, target_hw: tuple[int, int]) -> np.nda
 # --------------------------------------------------------------------------- #
 # per-source loaders
 # --------------------------------------------------------------------------- #
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+# Bytes per pixel while a file is decoded whole: PIL's decoded image and one converted copy (4 bytes a
+# pixel each), then the float32 RGB array and one copy of it (12 bytes each). 20000 x 20000 px -> 12.8 GB;
+# a 1.2 MB PNG of that size measured 11.6 GB in issue 24.
+#: Files above BOMB_PIXELS pixels whose decoded RGB bytes exceed BOMB_RATIO x their size are refused.
+BOMB_PIXELS = 8000 * 8000
+BOMB_RATIO = 250
+_DECODE_BYTES_PER_PIXEL = 2 * 4
+_FLOAT_BYTES_PER_PIXEL = 2 * 12
+
+
+def _available_ram() -> int | None:
+    """Bytes of memory available now (Linux: MemAvailable; elsewhere None: no check)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def decode_bytes(img: Image.Image, max_size: int | None = None, size: int | tuple[int, int] | None = None) -> int:
+    """About how many bytes of memory :func:`load_image` needs to decode ``img`` (opened, not yet decoded),
+    from the size its header declares: the whole picture decoded (a JPEG at a reduced scale when a smaller
+    size is asked for), then the float32 RGB array at the size asked for."""
+    w, h = img.size
+    th, tw = _target_hw(h, w, max_size, size)
+    decoded = w * h
+    if img.format == "JPEG" and max(th / h, tw / w) < 1:  # Image.draft decodes at 1/2, 1/4 or 1/8
+        reduce = 1
+        while reduce < 8 and max(th / h, tw / w) * reduce * 2 <= 1:
+            reduce *= 2
+        decoded = math.ceil(w / reduce) * math.ceil(h / reduce)
+    return decoded * _DECODE_BYTES_PER_PIXEL + th * tw * _FLOAT_BYTES_PER_PIXEL
+
+
+def _check_fits_in_memory(img: Image.Image, name: str, max_size: int | None, size: int | tuple[int, int] | None,
+                          file_bytes: int | None = None) -> None:
+    """Refuse, from the header alone, an image whose decoding would not fit in the memory available, or a
+    file that declares far more pixels than its size can hold (above :data:`BOMB_PIXELS` pixels and
+    :data:`BOMB_RATIO` raw bytes per stored byte: a photo compresses by about 10, a PNG by 2-3)."""
+    w, h = img.size
+    if file_bytes and w * h > BOMB_PIXELS and w * h * 3 > BOMB_RATIO * file_bytes:
+        raise ImageLoadError(
+            f"{name} declares {w}x{h} pixels in a file of {file_bytes / 1e6:.1f} MB (x{w * h * 3 / file_bytes:.0f} "
+            "when decoded): refused as a likely 'decompression bomb' before decoding. If it is a real picture, "
+            "shrink it with an image editor first")
+    need, free = decode_bytes(img, max_size, size), _available_ram()
+    if free is not None and need > 0.8 * free:
+        w, h = img.size
+        raise ImageLoadError(
+            f"{name} declares {w}x{h} pixels; decoding it needs about {need / 2**30:.1f} GiB of memory and "
+            f"{free / 2**30:.1f} GiB are available, so it was refused before decoding (a small file this large is "
+            "a 'decompression bomb'). Shrink it with an image editor first"
+        )
+
+
 def _load_path(src: str | os.PathLike, max_size: int | None, size: int | tuple[int, int] | None) -> np.ndarray:
+    if isinstance(src, str) and _URL.match(src):
+        raise ImageLoadError(f"{src!r} is a URL; load_image reads local files only: download it first "
+                             "(e.g. `curl -O URL`, or a browser) and pass the file's path")
     path = Path(os.fspath(src)).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"image file not found: '{path}' (resolved to '{path.resolve()}'); check the path")
@@ -281,6 +345,7 @@ def _load_path(src: str | os.PathLike, max_size: int | None, size: int | tuple[i
         raise ImageLoadError(f"'{path}' is a directory, not an image file; pass the path of one image")
     try:
         with _raised_pixel_limit(), Image.open(path) as img:
+            _check_fits_in_memory(img, f"'{path}'", max_size, size, path.stat().st_size)
             return _pil_to_float_array(img, max_size, size, name=f"'{path}'", allow_draft=True)
     except ImageLoadError:
         raise
@@ -301,6 +366,7 @@ def _load_pil(img: Image.Image, max_size: int | None, size: int | tuple[int, int
     name = f"PIL image ({img.mode}, {img.size[0]}x{img.size[1]})"
     if img.size[0] == 0 or img.size[1] == 0:
         raise ImageLoadError(f"{name} is empty (zero width or height); pass a non-empty image")
+    _check_fits_in_memory(img, name, max_size, size)
     try:
         # no draft(): it would mutate the caller's image object
         return _pil_to_float_array(img, max_size, size, name=name, allow_draft=False)
@@ -337,6 +403,8 @@ def _load_ndarray(arr: np.ndarray, max_size: int | None, size: int | tuple[int, 
         farr = arr.astype(np.float32)
         if not np.isfinite(farr).all():
             raise ImageLoadError(f"{desc} contains NaN or inf; fix them first, e.g. np.nan_to_num(a)")
+        far = float(np.mean((farr > 1 + FLOAT_REFUSE_MARGIN) | (farr < -FLOAT_REFUSE_MARGIN)))
+        _check_float_range(float(farr.min()), float(farr.max()), far, desc, "a")
         farr = np.clip(farr, 0.0, 1.0)
     else:
         raise ImageLoadError(
@@ -344,6 +412,28 @@ def _load_ndarray(arr: np.ndarray, max_size: int | None, size: int | tuple[int, 
             "e.g. a.astype(np.uint8)"
         )
     return _float_array_pipeline(farr, target)
+
+
+#: A float image with more than FLOAT_REFUSE_SHARE of its values beyond FLOAT_REFUSE_MARGIN around [0, 1]
+#: is refused (0..255 data, a normalised tensor); a few stray values, or values a little outside, are
+#: clipped with a warning (resampling overshoots by far less than the margin).
+FLOAT_REFUSE_MARGIN = 0.5
+FLOAT_REFUSE_SHARE = 0.01
+FLOAT_WARN_MARGIN = 0.01
+
+
+def _check_float_range(lo: float, hi: float, far: float, desc: str, var: str) -> None:
+    """Refuse a float image far outside [0, 1] (``far``: the share of its values beyond the margin); warn
+    when it is outside at all (it is then clipped)."""
+    if far > FLOAT_REFUSE_SHARE:
+        if lo >= -FLOAT_REFUSE_MARGIN and hi <= 255.5:
+            hint = f"it looks like 0-255 values: pass {var} / 255"
+        else:
+            hint = "a normalised tensor? undo the normalisation (e.g. nst.imagenet_denormalize) first"
+        raise ImageLoadError(f"{desc} has values from {lo:.4g} to {hi:.4g}, far outside [0, 1] where a float "
+                             f"image lives; {hint}")
+    if hi > 1 + FLOAT_WARN_MARGIN or lo < -FLOAT_WARN_MARGIN:
+        warnings.warn(f"{desc} has values from {lo:.4g} to {hi:.4g}; they are clipped to [0, 1]", stacklevel=4)
 
 
 def _load_tensor(t: torch.Tensor, max_size: int | None, size: int | tuple[int, int] | None) -> torch.Tensor:
@@ -363,6 +453,8 @@ def _load_tensor(t: torch.Tensor, max_size: int | None, size: int | tuple[int, i
         x = x.to(torch.float32, copy=True)
         if not torch.isfinite(x).all():
             raise ImageLoadError(f"{desc} contains NaN or inf; fix them first, e.g. torch.nan_to_num(t)")
+        far = float(((x > 1 + FLOAT_REFUSE_MARGIN) | (x < -FLOAT_REFUSE_MARGIN)).float().mean())
+        _check_float_range(float(x.min()), float(x.max()), far, desc, "t")
         x = x.clamp_(0.0, 1.0)
     else:
         raise ImageLoadError(f"{desc} has an unsupported dtype; use float in [0, 1] or uint8")
@@ -397,11 +489,13 @@ def load_image(
               the object is not modified).
             * a NumPy array ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)``
               (``(H, W, 2)`` is grey + alpha) of dtype ``uint8`` (0-255),
-              ``uint16`` (0-65535) or float (assumed in ``[0, 1]``, clipped;
-              NaN/inf is an error).
+              ``uint16`` (0-65535) or float (in ``[0, 1]``: values outside are
+              clipped with a warning; NaN/inf, or more than 1 % of values beyond
+              ``[-0.5, 1.5]`` — 0-255 data, a normalised image — is an error).
             * a ``torch.Tensor`` ``(3, H, W)`` or ``(1, 3, H, W)`` in ``[0, 1]``
-              (float, clamped; ``uint8`` is divided by 255).  It is detached and
-              cloned, and stays on its device unless ``device`` is given.
+              (float, clamped as for arrays; ``uint8`` is divided by 255).  It is
+              detached and cloned, and stays on its device unless ``device`` is given.
+            * a URL is refused (download the file first).
 
             Transparent pixels are composited over **white**.
         max_size: shrink (never enlarge) so the longer side is at most this many
@@ -415,8 +509,9 @@ def load_image(
 
     Raises:
         FileNotFoundError: the path does not exist.
-        ImageLoadError: the file is not a readable image, or the array/tensor has
-            an unusable shape, dtype or non-finite values.
+        ImageLoadError: the file is not a readable image, its declared size would
+            not fit in the memory available (checked from the header, before
+            decoding), or the array/tensor has an unusable shape, dtype or values.
         ValueError: ``max_size`` and ``size`` were both given, or a size is not a
             positive int.
 

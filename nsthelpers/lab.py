@@ -34,6 +34,8 @@ LAB_STYLES: tuple[str, ...] = (*data.ARTWORKS, *data.TEXTURES)
 
 #: Parameters of :meth:`StyleLab.run` that only change loss weights (a re-run keeps the targets).
 WEIGHT_PARAMS = ("log10_ratio", "tv_weight", "style_layer_weights")
+#: |log10_ratio| beyond this is refused: 10**30 × a loss already overflows float32 (3.4e38) for losses above 3e8.
+MAX_LOG10_RATIO = 30
 
 
 class StyleLab:
@@ -232,8 +234,9 @@ class StyleLab:
                  style_layer_weights: Mapping[str, float] | Sequence[float] | None) -> dict[str, Any]:
         """The loss weights of a run, checked, with the package's defaults filled in."""
         ratio = self.default_log10_ratio if log10_ratio is None else float(log10_ratio)
-        if not math.isfinite(ratio):
-            raise ValueError(f"log10_ratio must be a finite number, got {log10_ratio!r}")
+        if not math.isfinite(ratio) or abs(ratio) > MAX_LOG10_RATIO:
+            raise ValueError(f"log10_ratio must be a number between {-MAX_LOG10_RATIO} and {MAX_LOG10_RATIO} "
+                             f"(a style weight of 1e-{MAX_LOG10_RATIO} to 1e{MAX_LOG10_RATIO}), got {log10_ratio!r}")
         tv = checks.weight("tv_weight", self.default_tv_weight if tv_weight is None else tv_weight)
         return {"log10_ratio": ratio, "tv_weight": tv,
                 "style_layer_weights": checks.layer_weights(self.style_layers, style_layer_weights)}

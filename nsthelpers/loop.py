@@ -368,7 +368,7 @@ def optimize(objective: Objective, init: torch.Tensor, spec: RunSpec | None = No
     lr = resolve_optimizer(spec.optimizer, spec.lr)
     dtype = resolve_precision(spec.precision, init.device)
     use_graphs = resolve_cuda_graphs(spec.cuda_graphs, spec.optimizer, init.device)
-    run = Run(_prepared_pixels(init, objective), steps, spec, lr, _checkpoint_for(spec, init, steps, lr))
+    run = Run(_prepared_pixels(init, objective), steps, spec, lr, _checkpoint_for(spec, init, steps, lr, objective))
     resumed = run.checkpoint.load() if run.checkpoint is not None else None
     if resumed is not None:
         _resume(run, resumed)
@@ -388,11 +388,15 @@ def _prepared_pixels(init: torch.Tensor, objective: Objective) -> torch.Tensor:
     return x.requires_grad_(True)
 
 
-def _checkpoint_for(spec: RunSpec, init: torch.Tensor, steps: int, lr: float) -> Checkpoint | None:
+def _checkpoint_for(spec: RunSpec, init: torch.Tensor, steps: int, lr: float,
+                    objective: Objective) -> Checkpoint | None:
     if spec.checkpoint_path is None:
         return None
     every = spec.checkpoint_every or max(spec.callback_every, 50)
     fingerprint = {"shape": tuple(init.shape), "steps": steps, "optimizer": spec.optimizer, "lr": lr}
+    describe = getattr(objective, "fingerprint", None)  # images and settings that define the picture
+    if callable(describe):
+        fingerprint.update(describe())
     return Checkpoint(Path(spec.checkpoint_path), every, fingerprint)
 
 
@@ -426,7 +430,8 @@ def _run_loop(run: Run, objective: Objective, autocast: Callable[[], Any], resum
         run.message = f"interrupted at step {run.step}; returning the image so far"
         if run.checkpoint is not None:
             run.save_applied()
-            run.message += f" (saved; re-run with the same checkpoint_path to resume from step {run.applied})"
+            if run.checkpoint.failed is None:
+                run.message += f" (saved; re-run with the same checkpoint_path to resume from step {run.applied})"
         run.pending.clear()
     finally:
         torch.backends.cudnn.benchmark = cudnn_benchmark

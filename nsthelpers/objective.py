@@ -7,6 +7,7 @@ the loss is made of comes from a :class:`~nsthelpers.specs.LossSpec`; ``Objectiv
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Any, Sequence
 
 import torch
@@ -102,6 +103,7 @@ class Objective(nn.Module):
         """(Re)compute the content activations and the (blended) style targets."""
         if self.style_layers and not styles:
             raise ValueError("at least one style image is needed (or pass style_layers=[])")
+        self._sources = (content.detach(), [s.detach() for s in styles], style_blend)  # for fingerprint()
         feats = self.model(content, self.layers)
         self.content_targets = {n: feats[n].detach() for n in self.content_layers}
         style_feats = [self.model(s, self.style_layers) for s in styles] if self.style_layers else []
@@ -116,6 +118,21 @@ class Objective(nn.Module):
             self.style_targets = {n: self._blended_target([f[n] for f in style_feats], blend)
                                   for n in self.style_layers}
         self.layer_scale = {n: self._balance(n, feats[n]) for n in self.style_layers}
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What defines the picture this objective paints: digests of the content, style and mask images, and
+        the weights, layers and loss settings. A checkpoint records it, so that it resumes only its own picture."""
+        content, styles, blend = self._sources
+        return {
+            "content image": _digest(content), "style images": [_digest(s) for s in styles],
+            "masks": None if self.masks is None else [_digest(m) for m in self.masks],
+            "style_blend": None if blend is None else [float(b) for b in blend],
+            "weights": self.model.weights_name, "content_layers": list(self.content_layers),
+            "style_layers": list(self.style_layers), "style_loss": self.style_loss_type,
+            "gram_normalize": str(self.gram_normalize), "content_weight": float(self.content_weight),
+            "style_weight": float(self.style_weight), "tv_weight": float(self.tv_weight),
+            "style_layer_weights": {k: float(v) for k, v in dict(self.style_layer_weights).items()},
+        }
 
     def _balance(self, name: str, feats: torch.Tensor) -> float:
         """1 / (the layer's style loss for all-zero features) with ``balance_layers``, else 1.
@@ -187,3 +204,9 @@ def _check_masks(masks: Sequence[Any], n_styles: int, hw: tuple[int, int], devic
     if not bool(torch.stack(out).sum(0).gt(0).any()):
         raise ValueError("masks cover no pixel: at least one mask must be non-zero somewhere")
     return out
+
+
+def _digest(image: torch.Tensor) -> str:
+    """A short SHA-256 of an image tensor's float32 values (the same picture gives the same digest)."""
+    data = image.detach().to("cpu", torch.float32).contiguous()
+    return hashlib.sha256(data.numpy().tobytes()).hexdigest()[:16]

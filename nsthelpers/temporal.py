@@ -76,6 +76,10 @@ class FrameSettings:
     temporal_weight: float = DEFAULT_TEMPORAL_WEIGHT
     objective: dict = field(default_factory=dict)  # keywords for Objective (weights, layers)
 
+    def __post_init__(self) -> None:  # checked here, before a clip's first frame is painted
+        positive_int("steps", self.steps)
+        weight("temporal_weight", self.temporal_weight)
+
 
 def stylise_frame(model: VGG19Features, frame: torch.Tensor, style: torch.Tensor, method: str,
                   settings: FrameSettings, previous: torch.Tensor | None = None,
@@ -99,9 +103,19 @@ def stylise_frame(model: VGG19Features, frame: torch.Tensor, style: torch.Tensor
     # optimize only calls the objective and reads its .model: a TemporalObjective serves as well
     result = optimize(objective, init.contiguous(), steps=settings.steps,  # type: ignore[arg-type]
                       optimizer=settings.optimizer, lr=settings.lr)
+    if result.stopped == "interrupted":
+        raise FrameInterrupted(result.image)
     if result.stopped not in ("finished", "callback", "converged"):
         raise ValueError(f"frame stylisation stopped: {result.stopped} ({result.message})")
     return result.image
+
+
+class FrameInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a frame was being painted; :attr:`image` is that frame so far."""
+
+    def __init__(self, image: torch.Tensor) -> None:
+        super().__init__("interrupted while painting a frame")
+        self.image = image
 
 
 @dataclass

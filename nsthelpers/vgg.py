@@ -24,7 +24,7 @@ from typing import Iterable, Sequence
 import torch
 from torch import nn
 
-from .checkpoint import torch_save_atomically
+from .checkpoint import load_error_reason, torch_save_atomically
 from .settings import default_device, default_weights
 
 # Layer names in torchvision's ``vgg19().features`` order: the index of a name is its index there.
@@ -228,7 +228,7 @@ def load_vgg19(
                 "pass 'caffe' (bundled, offline) or the path of a VGG19 .pth file"
             )
         state, convention = load_weights_file(path)
-        _assign_convs(layers, state)
+        _assign_convs(layers, state, source=str(path))
         preprocess, label = Preprocess(convention), str(path)
     model = VGG19Features(layers, preprocess, label)
     return model.to(default_device(device))
@@ -238,8 +238,9 @@ def _conv_indices() -> list[int]:
     return [LAYER_INDEX[n] for n in CONV_LAYERS]
 
 
-def _assign_convs(layers: list[nn.Module], state: dict[str, torch.Tensor]) -> None:
-    """Copy ``{"<idx>.weight", "<idx>.bias"}`` (torchvision feature indices) into the conv layers."""
+def _assign_convs(layers: list[nn.Module], state: dict[str, torch.Tensor], source: str = "the weights") -> None:
+    """Copy ``{"<idx>.weight", "<idx>.bias"}`` (torchvision feature indices) into the conv layers; non-finite
+    values (a damaged file) are refused here, not found later as a NaN loss."""
     for idx in _conv_indices():
         conv = layers[idx]
         for part in ("weight", "bias"):
@@ -253,6 +254,9 @@ def _assign_convs(layers: list[nn.Module], state: dict[str, torch.Tensor]) -> No
                     f"{key} ({LAYER_NAMES[idx]}) has shape {tuple(tensor.shape)}, VGG19 needs {tuple(expected)}; "
                     "is this a VGG19 (not VGG16) file?"
                 )
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise ValueError(f"{source}: {key} ({LAYER_NAMES[idx]}) holds NaN or infinite values; the file is "
+                                 "damaged: download or export it again")
             getattr(conv, part).data = tensor.detach().to(torch.float32).clone()
 
 
@@ -325,7 +329,7 @@ def load_weights_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor],
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle/zip errors vary by torch version
-        raise ValueError(f"{path} is not a readable PyTorch weights file ({type(exc).__name__}: {exc}); "
+        raise ValueError(f"{path} is not a readable PyTorch weights file ({load_error_reason(exc)}); "
                          "re-download or re-export it") from None
     if isinstance(obj, dict) and obj.get("format") == FEATURES_FILE_FORMAT:
         state = obj["state_dict"]
@@ -333,12 +337,23 @@ def load_weights_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor],
         if digest != obj.get("sha256"):
             raise ValueError(f"{path} is corrupt: checksum {digest[:12]}… does not match the recorded "
                              f"{str(obj.get('sha256'))[:12]}…; export or copy the file again")
-        return {k: v.float() for k, v in state.items()}, obj["preprocess"]
+        return _finite(path, {k: v.float() for k, v in state.items()}), obj["preprocess"]
     if not isinstance(obj, dict):
         raise ValueError(f"{path} holds a {type(obj).__name__}, not a state dict of VGG19 weights")
     state = {k[len("features."):] if k.startswith("features.") else k: v for k, v in obj.items()
              if not k.startswith("classifier.")}
-    return state, "imagenet"
+    return _finite(path, state), "imagenet"
+
+
+def _finite(path: Path, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state``, after checking that its tensors hold no NaN or infinity (a damaged file, not a bad run)."""
+    for key, tensor in state.items():
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            index = key.split(".")[0]
+            layer = LAYER_NAMES[int(index)] if index.isdigit() and int(index) < len(LAYER_NAMES) else key
+            raise ValueError(f"{path}: {key} ({layer}) holds NaN or infinite values; the file is damaged: "
+                             "download or export it again")
+    return state
 
 
 def _state_digest(state: dict[str, torch.Tensor]) -> str:

@@ -12,9 +12,12 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import shutil
+import re
+import secrets
+import subprocess
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -28,7 +31,7 @@ from torch import nn
 from .checks import positive_int
 from .flow import consistency_mask, farneback
 from .images import ImageLoadError, load_image, save_image
-from .temporal import METHODS, FrameSettings, stylise_frame
+from .temporal import METHODS, FrameInterrupted, FrameSettings, stylise_frame
 from .vgg import VGG19Features
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm")
@@ -92,6 +95,8 @@ def iter_frames(path: str | os.PathLike, *, size: int | None = None,
                 max_frames: int | None = None) -> tuple[Iterator[torch.Tensor], VideoInfo]:
     """``(frames, info)``: an iterator of (1, 3, H, W) frames in [0, 1] and what the file says about itself."""
     path = Path(path)
+    if max_frames is not None:
+        positive_int("max_frames", max_frames, what="frames")
     reader, info = _open(path)
     w0, h0 = info.size
     hw = even_size(h0, w0, size)
@@ -115,6 +120,22 @@ def iter_frames(path: str | os.PathLike, *, size: int | None = None,
         if count == 0:
             raise VideoError(f"{path} holds no video frames")
     return frames(), info
+
+
+def decoder_errors(path: str | os.PathLike, max_frames: int | None = None, timeout: float = 600) -> list[str]:
+    """The errors ffmpeg's decoder reports for ``path`` (its first ``max_frames`` frames); empty for a sound clip.
+
+    A clip damaged in the middle still decodes: the decoder conceals the damage by repeating or smearing
+    earlier pictures, and says so only in its log. This decodes the clip once more, discarding the pictures."""
+    import imageio_ffmpeg
+
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path)]
+    command += (["-frames:v", str(max_frames)] if max_frames else []) + ["-map", "0:v:0", "-f", "null", "-"]
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [re.sub(r"^\[\w+ @ 0x[0-9a-fA-F]+\]\s*", "", line.strip()) for line in proc.stderr.splitlines() if line.strip()]
 
 
 def read_frames(path: str | os.PathLike, *, size: int | None = None,
@@ -142,12 +163,31 @@ def write_video(path: str | os.PathLike, frames: Sequence[torch.Tensor] | Iterat
     if not arrays:
         raise ValueError("no frames to write")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".gif":
+    # written beside the output under a temporary name, checked, then renamed: the output appears only complete
+    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{suffix}")
+    try:
+        _encode(tmp, arrays, fps)
+        # a GIF merges identical frames, so it may hold fewer; an MP4 holds them all (one short: a rounding)
+        written = len(read_frames(tmp)[0]) if suffix != ".gif" else _gif_frames(tmp)
+        if written < (1 if suffix == ".gif" else len(arrays) - 1):
+            raise VideoError(f"the encoder wrote {written} of {len(arrays)} frames")
+        os.replace(tmp, path)
+    except (OSError, RuntimeError, VideoError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _ffmpeg_reason(exc)
+        raise VideoError(f"could not write {path} ({reason})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return path
+
+
+def _encode(path: Path, arrays: list[np.ndarray], fps: float) -> None:
+    if path.suffix.lower() == ".gif":
         from PIL import Image
 
         images = [Image.fromarray(a) for a in arrays]
         images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
-        return path
+        return
     import imageio_ffmpeg
 
     h, w = (s - s % 2 for s in arrays[0].shape[:2])
@@ -158,7 +198,13 @@ def write_video(path: str | os.PathLike, frames: Sequence[torch.Tensor] | Iterat
             writer.send(np.ascontiguousarray(a[:h, :w]).tobytes())
     finally:
         writer.close()
-    return path
+
+
+def _gif_frames(path: Path) -> int:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return int(getattr(im, "n_frames", 1))
 
 
 # ------------------------------------------------------------------------------------ a whole clip
@@ -185,6 +231,12 @@ def frames_folder(output: str | os.PathLike) -> Path:
 
 def _check_resume(folder: Path, fingerprint: dict) -> None:
     record = folder / "settings.json"
+    if folder.exists() and not folder.is_dir():
+        raise VideoError(f"{folder} is a file; stylise_video keeps its frames in a folder of that name: move the "
+                         "file or choose another output")
+    if folder.is_dir() and not record.exists() and any(p for p in folder.iterdir() if not _is_frame_file(p)):
+        raise VideoError(f"{folder} holds files that are not frames of a stylised video; move them or choose "
+                         "another output (that folder is emptied and removed at the end)")
     if record.exists():
         try:
             previous = json.loads(record.read_text())
@@ -195,6 +247,19 @@ def _check_resume(folder: Path, fingerprint: dict) -> None:
                              "or choose another output to start afresh")
     folder.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(fingerprint, indent=1))
+
+
+def _is_frame_file(path: Path) -> bool:
+    return path.is_file() and (path.name == "settings.json" or (path.name.startswith("frame_") and path.suffix == ".png"))
+
+
+def _remove_frames(folder: Path) -> None:
+    """Delete what :func:`stylise_video` wrote in ``folder``, then the folder if that leaves it empty."""
+    for path in folder.iterdir():
+        if _is_frame_file(path):
+            path.unlink()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def _read_done(path: Path, hw: tuple[int, ...]) -> torch.Tensor | None:
@@ -245,7 +310,11 @@ def stylise_video(
             if needs_flow and previous_frame is not None:
                 flow = farneback(frame, previous_frame)
                 mask = consistency_mask(flow, farneback(previous_frame, frame))
-            result = paint(t, frame, previous_result, flow, mask)
+            try:
+                result = paint(t, frame, previous_result, flow, mask)
+            except FrameInterrupted as stop:  # keep the half-painted frame to look at; a re-run paints it again
+                save_image(stop.image, target.with_name(f"{target.stem}.partial.png"))
+                raise
             save_image(result, target)  # atomic: an interrupted run never leaves half a frame
             computed += 1
         else:
@@ -255,9 +324,13 @@ def stylise_video(
         bar.set_postfix_str(f"frame {t} {'read back' if was_done else 'painted'}")
     bar.close()
     seconds = time.perf_counter() - t0
-    write_video(output, (load_image(folder / f"frame_{t:05d}.png") for t in range(count)), fps=info.fps or 8.0)
+    try:
+        write_video(output, (load_image(folder / f"frame_{t:05d}.png") for t in range(count)), fps=info.fps or 8.0)
+    except VideoError as exc:  # the frames stay: a re-run reads them back and only encodes again
+        raise VideoError(f"{exc}; the {count} painted frames are kept in {folder}: make room or make {output.name} "
+                         "writable, then run the same command again (it reads them back and only encodes)") from None
     if not keep_frames:
-        shutil.rmtree(folder)
+        _remove_frames(folder)
     return VideoReport(output, count, computed, resumed, seconds)
 
 
