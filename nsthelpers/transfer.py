@@ -227,8 +227,8 @@ def _coarse_to_fine(content: torch.Tensor, styles: list[torch.Tensor], model: VG
     if result.stopped in ("out of memory", "interrupted") and tuple(result.image.shape[-2:]) != final_hw:
         small = tuple(result.image.shape[-2:])
         result.image = upsample_with_detail(result.image, resize_max_side(content, stages[-1].side))
-        result.message += (f"; wrote it upsampled from {small[0]}×{small[1]} to {final_hw[0]}×{final_hw[1]}, "
-                           "with the photo's finer detail added back")
+        result.message += (f", upsampled from {small[0]}×{small[1]} to {final_hw[0]}×{final_hw[1]} with the photo's "
+                           "finer detail added back")
     return result
 
 
@@ -293,7 +293,7 @@ def run_scales(stages: list[Stage], one_scale: OneStage, run: RunSpec) -> StyleR
             what: StopReason = "out of memory" if isinstance(exc, OutOfMemory) else "interrupted"
             h, w = result.image.shape[-2:]
             result.stopped = what
-            result.message = (f"{what} at the {side}-px scale ({exc})" if isinstance(exc, OutOfMemory) else
+            result.message = (f"{what} at the {side}-px scale ({str(exc).rstrip('.')})" if isinstance(exc, OutOfMemory) else
                               f"{what} before the {side}-px scale") + \
                 f"; kept the picture of the last finished scale ({h}×{w})"
             break
