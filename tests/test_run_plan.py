@@ -268,8 +268,11 @@ def test_cli_writes_the_kept_picture_and_says_so_in_one_line(tmp_path, photo, st
     code = nst_main(["stylize", content, paint, "--scales", "32,64", "--steps", "3,2", "--weights", "random",
                      "--quiet", "--content-layers", "relu2_1", "--style-layers", "relu1_1,relu2_1", "-o", str(out)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 1 and Image.open(out).size == (64, 48)
+    # not the finished picture, so it is kept beside the output as NAME.partial.png (a re-run paints it again)
+    kept = tmp_path / "out.partial.png"
+    assert code == 1 and not out.exists() and Image.open(kept).size == (64, 48)
     assert len(err) == 1 and "stopped early (out of memory)" in err[0] and "upsampled from 24×32" in err[0]
+    assert str(kept) in err[0]
 
 
 # ------------------------------------------------------------------------------------ the lab and nst video
