@@ -29,6 +29,7 @@ from the rows above it:
 ``flow``, ``synthclip``, ``temporal``, ``video``   video: optical flow, a generated clip, the temporal loss,
                    frame-by-frame stylisation with warm starts
 ``cli_fast``, ``cli_video``   the ``nst fast`` and ``nst video`` subcommands
+``grading``, ``grading_checks``   the graded assignments' checks (assignments/): expected values, diagnoses
 =================  ==========================================================================================
 """
 from __future__ import annotations
