@@ -67,10 +67,10 @@ def check_gram_matrix(fn: Fn) -> str:
 
     mistakes = [Mistake("you reshaped to (N, H·W, C), and reshape does not move the channels last: it scrambles "
                         "them. Reshape to (N, C, H·W) (or permute first) before multiplying", _scrambled_gram)]
-    cases = [Case(f"the relu1_1 activations of one picture, shape (1, {c}, {h}, {w})", (feats[:1],), want[:1],
-                  factors, shapes(1)),
-             Case(f"a batch of two pictures' relu1_1 activations, shape {tuple(feats.shape)}", (feats,), want,
-                  factors, shapes(n))]
+    cases = [Case(f"a batch of two pictures' relu1_1 activations, shape {tuple(feats.shape)}", (feats,), want,
+                  factors, shapes(n)),
+             Case(f"the relu1_1 activations of one picture, shape (1, {c}, {h}, {w})", (feats[:1],), want[:1],
+                  factors, shapes(1))]
     return run_cases("gram_matrix", fn, cases, mistakes)
 
 
@@ -152,10 +152,12 @@ def check_style_loss(fn: Fn) -> str:
 
 
 # ------------------------------------------------------------------------------------------- TV loss
-def _patterns(size: int = 8) -> dict[str, torch.Tensor]:
-    ys, xs = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
-    grey = lambda t: t.float().expand(1, 3, size, size).clone()  # noqa: E731
-    flat = torch.tensor([0.2, 0.5, 0.9]).view(1, 3, 1, 1).expand(1, 3, size, size).clone()
+def _patterns(h: int = 6, w: int = 8) -> dict[str, torch.Tensor]:
+    """Probe pictures whose TV loss is known; not square, so that averaging the two directions' differences
+    together gives another value than averaging each direction."""
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    grey = lambda t: t.float().expand(1, 3, h, w).clone()  # noqa: E731
+    flat = torch.tensor([0.2, 0.5, 0.9]).view(1, 3, 1, 1).expand(1, 3, h, w).clone()
     return {"flat": flat, "vertical": grey(xs % 2), "horizontal": grey(ys % 2), "checker": grey((xs + ys) % 2)}
 
 
@@ -182,22 +184,22 @@ def check_tv_loss(fn: Fn) -> str:
     """``tv_loss(image)``: mean of squared differences of horizontal neighbours plus the same for vertical ones."""
     p = _patterns()
     one = torch.tensor(1.0)
+    half = ((0.5, "you averaged the two directions; add them"),)
     cases = [
         Case("a picture of one flat colour", (p["flat"],), torch.zeros(()),
              otherwise="your TV loss is not zero on a picture of one flat colour: you differenced along the channel "
                        "axis (dim 1); in (N, C, H, W) the picture's axes are -2 (height) and -1 (width)"),
-        Case("vertical stripes (the columns alternate 0, 1, 0, …: only the width changes)", (p["vertical"],), one,
+        Case("vertical stripes (the columns alternate 0, 1, 0, …: only the width changes)", (p["vertical"],), one, half,
              if_zero="your TV loss is zero on vertical stripes, which change only along the width: difference "
                      "neighbours along the width too, x[..., :, 1:] − x[..., :, :-1]"),
-        Case("horizontal stripes (the rows alternate: only the height changes)", (p["horizontal"],), one,
+        Case("horizontal stripes (the rows alternate: only the height changes)", (p["horizontal"],), one, half,
              if_zero="your TV loss is zero on horizontal stripes, which change only along the height: difference "
                      "neighbours along the height too, x[..., 1:, :] − x[..., :-1, :]"),
-        Case("a checkerboard (each pixel differs from its four neighbours)", (p["checker"],), 2 * one,
+        Case("a checkerboard (each pixel differs from its four neighbours)", (p["checker"],), 2 * one, half,
              if_zero="your TV loss is zero on a checkerboard: did you difference neighbours along both axes? "
                      "Compare each pixel with the next one along the width and with the next one along the "
                      "height, not diagonally and not two apart"),
-        Case("the astronaut photo, 16 px", (expected("tv")["image"],), expected("tv")["tv_loss"],
-             factors=((0.5, "you averaged the two directions; add them"),)),
+        Case("the astronaut photo, 16 px", (expected("tv")["image"],), expected("tv")["tv_loss"], half),
     ]
     return run_cases("tv_loss", fn, cases, _tv_mistakes())
 
@@ -421,8 +423,6 @@ def _adain_mistakes() -> list[Mistake]:
                 "var(dim=(2, 3), unbiased=False)", lambda c, s, eps=1e-5: _adain_with(c, s, unbiased=True, eps=eps)),
         Mistake("you took one mean and std for the whole tensor; AdaIN takes one per picture and channel: "
                 "dim=(2, 3), keepdim=True", lambda c, s, eps=1e-5: _adain_with(c, s, dims=(0, 1, 2, 3), eps=eps)),
-        Mistake("you took the statistics across the channels (dim=1); take them over the positions of each "
-                "channel: dim=(2, 3)", lambda c, s, eps=1e-5: _adain_with(c, s, dims=(1,), eps=eps)),
         Mistake("you mixed the pictures of the batch (dim 0); take the statistics of each picture apart: dim=(2, 3)",
                 lambda c, s, eps=1e-5: _adain_with(c, s, dims=(0, 2, 3), eps=eps)),
         Mistake("you gave the painting the photo's statistics; the output keeps the content's layout and takes the "
@@ -438,14 +438,14 @@ def check_adain(fn: Fn) -> str:
     """``adain(content, style, eps=1e-5)``: the content features with the style's per-channel mean and std."""
     e = expected("adain")
     g = torch.Generator().manual_seed(0)
-    c2, s2 = torch.rand(2, 4, 3, 5, generator=g) * 3, torch.rand(2, 4, 3, 5, generator=g) + 1
+    c2, s2 = torch.rand(2, 4, 3, 5, generator=g) * 3, torch.rand(2, 4, 2, 3, generator=g) + 1
     flat = torch.rand(1, 2, 3, 3, generator=g)
     flat[:, 0] = 0.5
     style = torch.rand(1, 2, 3, 3, generator=g)
     cases = [
-        Case("the relu4_1 activations of the photo (content) and the painting (style), caffe VGG19, 32 px",
+        Case("the relu4_1 activations of the photo (content, 32 px) and the painting (style, 24 px), caffe VGG19",
              (e["content"], e["style"]), e["adain"]),
-        Case("a batch of two pictures (2, 4, 3, 5)", (c2, s2), reference_adain(c2, s2)),
+        Case("a batch of two contents (2, 4, 3, 5) and styles (2, 4, 2, 3)", (c2, s2), reference_adain(c2, s2)),
         Case("a content whose first channel is constant", (flat, style), reference_adain(flat, style),
              otherwise="a channel of the content is constant (its std is 0): add eps to the variance before the "
                        "square root"),
@@ -480,6 +480,8 @@ _WARP_MISTAKES = (
     ({"align": False}, "you normalised for align_corners=True (2·x/(W − 1) − 1) but called grid_sample with "
                        "align_corners=False: use align_corners=True"),
     ({"own": False}, "you used the flow itself as the positions; add it to each pixel's own coordinates: x + flow(x)"),
+    ({"own": False, "pixels": True}, "you used the flow itself as the positions; add it to each pixel's own "
+                                     "coordinates, x + flow(x), and bring them to [−1, 1]"),
     ({"padding": "zeros"}, "pixels that come from outside the frame are black: use padding_mode='border' (the nearest "
                            "border pixel)"),
     ({"mode": "nearest"}, "use bilinear interpolation (mode='bilinear'): a flow moves pixels by fractions of a pixel"),
