@@ -1,8 +1,9 @@
 """The checks of the graded assignments (``assignments/``), one ``check_…`` per function a student writes.
 
 Each check cell of an assignment calls one of these with the student's function. It passes quietly with one
-printed line, or raises :class:`~nsthelpers.grading.CheckFailed` with what is wrong: the mistakes listed here
-are the ones students make (notebooks 03–05, 07, 10 and 11 discuss them), each recognised on fixed inputs.
+printed line, or raises :class:`~nsthelpers.grading.CheckFailed` with what is wrong. Each check lists the
+mistakes it recognises (``Mistake``: what a student wrote, as a function, and what to tell them);
+``tests/test_grading.py`` feeds each one to its check.
 """
 from __future__ import annotations
 
