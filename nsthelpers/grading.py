@@ -43,6 +43,10 @@ LOOP_LR, LOOP_STEPS = 0.05, 5
 class CheckFailed(AssertionError):
     """A check failed; the message says what is wrong and where to look."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython (Jupyter) shows instead of a traceback: the verdict alone, not the checking code."""
+        return [f"CheckFailed: {self}"]
+
 
 # ------------------------------------------------------------------------------------------ engine
 @dataclass(frozen=True)
@@ -185,6 +189,7 @@ def verdict(name: str, got: Any, case: Case, mistakes: Sequence[Mistake]) -> str
 
 
 def run_cases(name: str, fn: Callable[..., Any], cases: Sequence[Case], mistakes: Sequence[Mistake]) -> str:
+    """Call ``fn`` on every case; raise :class:`CheckFailed` at the first wrong result, else print one line."""
     for case in cases:
         got = call_student(name, fn, clone_args(case.args), case.what)
         problem = verdict(name, got, case, mistakes)

@@ -419,6 +419,7 @@ def test_an_error_in_the_students_code_is_one_line_with_their_line_not_torchs_tr
     assert "raised RuntimeError" in text and "in your line `return torch.bmm(flat, flat)" in text
     assert "transpose the second factor" in text and "Traceback" not in text and "site-packages" not in text
     assert failed.value.__suppress_context__           # `raise … from None`: no chained torch traceback
+    assert failed.value._render_traceback_() == [f"CheckFailed: {text}"]   # what Jupyter shows: the verdict alone
 
 
 def test_a_result_off_by_an_unnamed_constant_says_so():
