@@ -12,7 +12,7 @@ TORCH_SPEC ?= $(shell grep -E '^torch(vision)?==' $(LOCK) | tr '\n' ' ')
 # OMP_WAIT_POLICY=PASSIVE: on a busy 2-core machine spinning OpenMP threads made steps 5-20x slower.
 TEST_ENV := NSTHELPERS_QUICK=1 NSTHELPERS_OFFLINE=1 TQDM_DISABLE=1 PYTHONHASHSEED=0 OMP_WAIT_POLICY=PASSIVE
 
-.PHONY: gpu-check gpu-wheels lock lint lab test test-unit test-notebooks e2e chromium bench bench-quality bench-batch clean venv gallery test-cpu-profile
+.PHONY: assignments gpu-check gpu-wheels lock lint lab test test-unit test-notebooks e2e chromium bench bench-quality bench-batch clean venv gallery test-cpu-profile
 
 venv: $(STAMP)
 
@@ -75,6 +75,11 @@ bench-batch: $(STAMP)
 # Paintings are used when they are in the cache (NSTHELPERS_CACHE), else their generated stand-ins.
 gallery: $(STAMP)
 	TQDM_DISABLE=1 $(BIN)/python docs/make_gallery.py $(GALLERY_ARGS)
+
+# Graded assignments with nbgrader (assignments/README.md): the student versions (assignments/release/, committed;
+# a test fails when they are stale) and the gradebook (assignments/gradebook.db) from the keys in assignments/source/.
+assignments: $(STAMP)
+	$(BIN)/python assignments/build.py
 
 # Every notebook top to bottom in the cpu profile (each must stay within 10 minutes on 2 cores); records the
 # times in docs/notebook_times.json and TEACHING.md's table. Slow, so not part of `make test`.

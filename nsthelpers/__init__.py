@@ -32,6 +32,7 @@ from the rows above it:
 ``cli_fast``, ``cli_video``   the ``nst fast`` and ``nst video`` subcommands
 ``outputs``        output paths checked before work (not an input, no silent overwrite, writable); results kept
                    when a save fails
+``grading``, ``grading_checks``   the graded assignments' checks (assignments/): expected values, diagnoses
 =================  ==========================================================================================
 """
 from __future__ import annotations

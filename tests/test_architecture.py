@@ -23,6 +23,7 @@ LAYERS = {
     "peak_memory": 1, "backbones": 2, "finetune": 3, "amp": 5,
     "flow": 0, "trainset": 3, "synthclip": 3, "fast": 5, "adain": 6, "temporal": 6, "video": 7, "outputs": 0,
     "cli_fast": 7, "cli_video": 8,
+    "grading": 7, "grading_checks": 8,
 }
 
 
