@@ -119,8 +119,16 @@ def numbered_notebooks() -> list[Path]:
 WITHOUT_EXERCISES = {"00_first_style_transfer"}
 
 
+def has_exercises_heading(notebook: Path) -> bool:
+    return any(HEADING.match(line) and EXERCISES_HEADING.match(HEADING.match(line).group(2))
+               for c in cells(notebook) if c["type"] == "markdown" for line in prose_lines(c["source"]))
+
+
 def with_exercises() -> list[Path]:
-    return [p for p in numbered_notebooks() if p.stem not in WITHOUT_EXERCISES]
+    """The notebooks that must have exercises and solutions: every core notebook but 00, and each deep dive that
+    has an Exercises section or a solutions notebook (a deep dive made of one moved section may have none)."""
+    return [p for p in numbered_notebooks() if p.stem not in WITHOUT_EXERCISES and (
+        p.parent.name != "deep_dives" or solutions_path(p).is_file() or has_exercises_heading(p))]
 
 
 def solutions_path(notebook: Path) -> Path:
