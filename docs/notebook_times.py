@@ -8,7 +8,9 @@
 Each notebook is executed top to bottom with ``jupyter nbconvert --execute`` in a fresh kernel, with
 ``NSTHELPERS_PROFILE`` set to the profile (``NSTHELPERS_QUICK`` removed) and this checkout on ``PYTHONPATH``.
 The wall time (kernel start included) goes into ``docs/notebook_times.json`` under the notebook and the
-profile, with the date and the machine; the table between the markers in TEACHING.md is then rewritten from
+profile, with the date, the machine, its load average during the run and the CPU seconds the run used (a
+figure other jobs on the machine hardly change; a time measured while the load was above the number of cores
+is marked † in the table as an upper bound); the table between the markers in TEACHING.md is then rewritten from
 the whole JSON, so profiles measured on different machines (a laptop for ``cpu``, a GPU for ``gpu``) add up.
 
 The notebooks: the core path (``notebooks/NN_name.ipynb``, ``notebooks/05b_tuning.ipynb``: one class period
@@ -120,10 +122,39 @@ def load_times(path: Path = JSON_PATH) -> dict:
     return times
 
 
-def record(times: dict, stem: str, profile: str, ok: bool, seconds: float, where: str) -> None:
-    """Store one measurement (replacing the notebook's earlier one in that profile)."""
-    times["notebooks"].setdefault(stem, {})[profile] = {
-        "seconds": round(seconds, 1), "ok": ok, "date": datetime.date.today().isoformat(), "machine": where}
+def record(times: dict, stem: str, profile: str, ok: bool, seconds: float, where: str, *,
+           load: float | None = None, cores: int | None = None, cpu_seconds: float | None = None) -> None:
+    """Store one measurement (replacing the notebook's earlier one in that profile); ``load`` is the machine's
+    load average during the run, ``cores`` its core count, ``cpu_seconds`` what the run's processes used."""
+    entry: dict = {"seconds": round(seconds, 1), "ok": ok, "date": datetime.date.today().isoformat(), "machine": where}
+    if load is not None and cores:
+        entry.update(load=round(load, 1), cores=cores)
+    if cpu_seconds is not None:
+        entry["cpu_seconds"] = round(cpu_seconds, 1)
+    times["notebooks"].setdefault(stem, {})[profile] = entry
+
+
+def busy(entry: dict) -> bool:
+    """Measured while the machine's load average was above its number of cores (the time is an upper bound)."""
+    return bool(entry.get("cores")) and entry.get("load", 0) > entry["cores"]
+
+
+def load_average() -> float | None:
+    """The 1-minute load average, or None where the system has none (Windows)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def children_cpu_seconds() -> float | None:
+    """User + system CPU seconds of this process's finished children so far (None without ``resource``)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def duration_text(seconds: float) -> str:
@@ -135,8 +166,12 @@ def entry_text(entry: dict | None) -> str:
     """One cell of the table: the time, ``failed after …``, or ``TBD`` when not measured."""
     if not entry:
         return "TBD"
-    text = duration_text(entry["seconds"])
+    text = duration_text(entry["seconds"]) + (" †" if busy(entry) else "")
     return text if entry.get("ok", True) else f"failed after {text}"
+
+
+BUSY_NOTE = ("† measured while the CPU was busy with other jobs (load average above its number of cores): an "
+             "upper bound; `docs/notebook_times.json` records the load and the CPU seconds the run used.")
 
 
 BUDGET_NOTE = ("Budgets: every notebook under 2 min in `quick`; in `cpu`, notebook 00 within 2 min, each core "
@@ -163,6 +198,9 @@ def render_table(times: dict, stems: list[str], deep_dives: list[str] | None = N
             where.setdefault(profile, set()).add(f"{entry['machine']}, {entry['date']}")
     notes = [f"`{p}`: {'; '.join(sorted(where[p]))}" for p in PROFILES if p in where]
     footer = "Measured on: " + (" · ".join(notes) if notes else "nothing yet") + "."
+    entries = [e for stem in stems + deep_dives for e in times["notebooks"].get(stem, {}).values()]
+    if any(busy(e) for e in entries):
+        footer += "\n\n" + BUSY_NOTE
     return "\n".join(rows) + "\n\n" + BUDGET_NOTE + "\n\n" + footer
 
 
@@ -204,9 +242,14 @@ def time_notebooks(paths: list[Path], profile: str, times: dict, cell_timeout: i
     for path in paths:
         budget = budget_s(path, profile)
         print(f"{path.name} ({profile}) ...", flush=True)
+        load0, cpu0 = load_average(), children_cpu_seconds()
         ok, seconds, tail = run_notebook(path, profile, cell_timeout)
-        record(times, path.stem, profile, ok, seconds, where)
-        print(f"    {'ok' if ok else 'FAILED'} in {duration_text(seconds)}", flush=True)
+        load1, cpu1 = load_average(), children_cpu_seconds()
+        load = None if load0 is None or load1 is None else (load0 + load1) / 2
+        cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
+        record(times, path.stem, profile, ok, seconds, where, load=load, cores=os.cpu_count(), cpu_seconds=cpu)
+        note = f" (load average {load:.1f} on {os.cpu_count()} cores)" if load is not None else ""
+        print(f"    {'ok' if ok else 'FAILED'} in {duration_text(seconds)}{note}", flush=True)
         if not ok:
             problems.append(f"{path.name} failed:\n{tail}")
         elif budget is not None and seconds > budget:

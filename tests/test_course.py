@@ -115,8 +115,11 @@ def cpu_time_problem(path: Path, times: dict) -> str | None:
     if not entry.get("ok", True):
         return f"{rel(path)}: its recorded cpu-profile run failed (after {entry['seconds']:.0f} s); fix it and {MEASURE}"
     if entry["seconds"] > budget:
+        busy = entry.get("cores") and entry.get("load", 0) > entry["cores"]
+        why = (f" It was measured at load average {entry['load']:g} on {entry['cores']} cores (the run itself used "
+               f"{entry.get('cpu_seconds', '?')} CPU seconds): measure it again on an idle machine." if busy else "")
         return (f"{rel(path)}: {entry['seconds']:.0f} s in the cpu profile ({entry.get('date', '?')}), over its "
-                f"budget of {budget:.0f} s; cut it (or move sections to a deep dive) and measure again")
+                f"budget of {budget:.0f} s; cut it (or move sections to a deep dive) and measure again.{why}")
     return None
 
 
@@ -152,6 +155,9 @@ def test_time_problems_name_the_notebook_and_the_fix():
     assert "over its budget of 600 s" in cpu_time_problem(dive, {"07_x_z": {"cpu": {**entry, "seconds": 601.0}}})
     assert "no cpu-profile time" in cpu_time_problem(core, {}) and MEASURE in cpu_time_problem(core, {})
     assert "failed" in cpu_time_problem(core, {"07_x": {"cpu": {**entry, "seconds": 10.0, "ok": False}}})
+    loaded = {"07_x": {"cpu": {**entry, "load": 25.0, "cores": 2, "cpu_seconds": 39.4}}}
+    assert "load average 25 on 2 cores" in cpu_time_problem(core, loaded) and "idle machine" in cpu_time_problem(core, loaded)
+    assert "idle machine" not in cpu_time_problem(core, times)
 
 
 # ------------------------------------------------------------------------------------------ notebook 00

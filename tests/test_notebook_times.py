@@ -69,6 +69,8 @@ def test_runs_notebooks_in_the_profile(tmp_path, monkeypatch):
     assert seen["profile"] == "cpu" and seen["quick"] is None
     assert Path(seen["package"]).resolve().parent == ROOT / "nsthelpers"
     assert times["notebooks"]["01_probe"]["cpu"]["ok"] is True
+    probe_entry = times["notebooks"]["01_probe"]["cpu"]
+    assert probe_entry["cpu_seconds"] > 0 and probe_entry["load"] >= 0 and probe_entry["cores"] >= 1   # kernel's CPU
     assert times["notebooks"]["02_bad"]["cpu"]["ok"] is False
     assert len(problems) == 1 and "02_bad.ipynb failed" in problems[0] and "boom" in problems[0]
 
@@ -123,3 +125,19 @@ def test_table_shows_core_and_deep_dives(tmp_path):
     guide.write_text(f"{nt.START}\n{nt.END}\n", encoding="utf-8")
     nt.update_teaching(times, guide, [tmp_path / "00_first.ipynb", tmp_path / "deep_dives" / "01_x_internals.ipynb"])
     assert "| `deep_dives/01_x_internals` | TBD | 9.0 min | TBD |" in guide.read_text(encoding="utf-8")
+
+
+def test_times_measured_on_a_busy_machine_are_marked():
+    """A time measured while the load average was above the core count is an upper bound: marked †, explained."""
+    times = {"notebooks": {}}
+    nt.record(times, "01_a", "cpu", True, 330.0, "CPU (x, 2 cores)", load=25.04, cores=2, cpu_seconds=39.44)
+    nt.record(times, "02_b", "cpu", True, 30.0, "CPU (x, 2 cores)", load=1.5, cores=2, cpu_seconds=20.0)
+    assert times["notebooks"]["01_a"]["cpu"] | {"date": "d"} == {
+        "seconds": 330.0, "ok": True, "date": "d", "machine": "CPU (x, 2 cores)", "load": 25.0, "cores": 2,
+        "cpu_seconds": 39.4}
+    table = nt.render_table(times, ["01_a", "02_b"])
+    assert "| `01_a` | TBD | 5.5 min † | TBD |" in table and "| `02_b` | TBD | 30 s | TBD |" in table
+    assert table.endswith(nt.BUSY_NOTE)
+    assert nt.BUSY_NOTE not in nt.render_table(times, ["02_b"])         # no busy entry shown: no note
+    nt.record(times, "03_c", "quick", True, 5.0, "m")                   # old entries have no load: not marked
+    assert nt.entry_text(times["notebooks"]["03_c"]["quick"]) == "5 s"
