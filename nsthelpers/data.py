@@ -23,14 +23,14 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nsthelpers.images import load_image
+from nsthelpers.images import ImageLoadError, load_image
 
 __all__ = [
     "ARTWORKS",
@@ -40,6 +40,7 @@ __all__ = [
     "ChecksumError",
     "DownloadError",
     "cache_dir",
+    "chosen_photo",
     "content_photo",
     "fetch_artwork",
     "generated_texture",
@@ -81,6 +82,42 @@ def content_photo(name: str = "astronaut", max_size: int | None = None) -> Tenso
 
     arr = np.asarray(getattr(skimage.data, _SKIMAGE_PHOTOS[name])())  # uint8; greyscale for "camera"
     return load_image(arr, max_size=max_size)
+
+
+def chosen_photo(upload: Any = None, path: str | os.PathLike[str] | None = None, *, default: str = "chelsea",
+                 max_size: int | None = None) -> tuple[Tensor, str]:
+    """The photo a student chose, as a ``(1, 3, H, W)`` float tensor in ``[0, 1]``, and its name for titles.
+
+    In this order: the last file uploaded with ``upload`` (an ``ipywidgets.FileUpload``, or its ``.value``:
+    a sequence of dicts with ``"name"`` and ``"content"`` bytes), else the image file at ``path`` (an empty
+    string counts as none), else the sample photo ``default`` (one of :data:`CONTENT_PHOTOS`), whose name
+    reads ``"chelsea (sample photo)"``. ``max_size`` shrinks the photo as in :func:`content_photo`.
+
+    Raises:
+        ImageLoadError: the uploaded file is not an image (the message names it and what to upload instead).
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: ``default`` is not a sample photo.
+    """
+    files = list(getattr(upload, "value", upload) or ())
+    if files:
+        name = str(files[-1].get("name") or "uploaded file")
+        return _uploaded_image(name, bytes(files[-1]["content"]), max_size), name
+    if path is not None and os.fspath(path).strip():
+        return load_image(path, max_size=max_size), Path(path).name
+    return content_photo(default, max_size=max_size), f"{default} (sample photo)"
+
+
+def _uploaded_image(name: str, content: bytes, max_size: int | None) -> Tensor:
+    """An uploaded file's bytes as an image, read like a file of that name (EXIF orientation included)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / ("upload" + Path(name).suffix[:12])
+        file.write_bytes(content)
+        try:
+            return load_image(file, max_size=max_size)
+        except ImageLoadError as exc:
+            raise ImageLoadError(
+                f"the uploaded file {name!r} is not an image this notebook can read; upload a JPEG or PNG photo "
+                "(a phone's HEIC photo: export it as JPEG first)") from exc
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,9 +3,9 @@
 ``NSTHELPERS_WEIGHTS``  default weights for :func:`nsthelpers.load_vgg19`
                         (``caffe`` | ``torchvision`` | ``random`` | a file path).
 ``NSTHELPERS_PROFILE``  how big the notebooks' runs are (:data:`PROFILES`): ``quick`` (CI smoke test: tiny
-                        pictures), ``cpu`` (a laptop: pictures of at least 256 px, every notebook within
-                        10 minutes on 2 cores), ``gpu`` (full quality, 512 px and up). Default: ``gpu`` on a
-                        CUDA device, else ``cpu``.
+                        pictures), ``cpu`` (a laptop: pictures of at least 256 px, every core notebook
+                        within 5 minutes on 2 cores, a deep dive within 10), ``gpu`` (full quality, 512 px
+                        and up). Default: ``gpu`` on a CUDA device, else ``cpu``.
 ``NSTHELPERS_QUICK``    ``1`` is the same as ``NSTHELPERS_PROFILE=quick`` (kept for old scripts).
 ``NSTHELPERS_DEVICE``   force ``cpu`` / ``cuda`` / ``mps``; by default the best available is used.
 """
@@ -22,7 +22,7 @@ PROFILES: tuple[str, ...] = get_args(Profile)
 #: what each profile means, as :func:`nsthelpers.setup` prints it
 PROFILE_DESCRIPTIONS = {
     "quick": "smoke test: tiny pictures, few steps (CI)",
-    "cpu": "a laptop: pictures of 256 px and up, each notebook within 10 minutes on 2 cores",
+    "cpu": "a laptop: pictures of 256 px and up, each core notebook within 5 minutes on 2 cores",
     "gpu": "full quality: pictures of 512 px and up",
 }
 #: the longer side of a result when no size is given, per profile, for ``nst.stylize`` / ``nst stylize``, the

@@ -8,9 +8,11 @@ What is checked:
 * Every link in REFERENCES.md is well formed (https, a host, no spaces; arXiv and DOI links in their canonical
   forms); every ``REFERENCES.md#key``, ``GLOSSARY.md#term`` and ``TEACHING.md#section`` link anywhere resolves
   to an anchor that exists; the guide's local links point to files that exist.
-* Each numbered notebook ``notebooks/NN_name.ipynb`` has a References cell (a markdown heading "References"
-  with at least one ``REFERENCES.md#key`` link), links the glossary, names its solutions notebook
-  ``notebooks/solutions/NN_name_solutions.ipynb``, which exists, and has a row in TEACHING.md's run-time table.
+* Each notebook of the course (the core path ``notebooks/NN_name.ipynb`` with ``05b_tuning``, and the deep dives
+  ``notebooks/deep_dives/NN_x_topic.ipynb``) has a References cell (a markdown heading "References" with at
+  least one ``REFERENCES.md#key`` link), links the glossary, and has a row in TEACHING.md's run-time table;
+  each but 00 (no exercises) names its solutions notebook ``solutions/<stem>_solutions.ipynb`` beside it,
+  which exists.
 * Exercises (the convention, also in TEACHING.md, "Exercises and solutions"): under a markdown heading
   "Exercises" (any level; the section ends at the next heading of the same or a higher level), each exercise
   is a numbered item at the start of a line, ``**N. Title** (easy)`` or ``N. **Title** (easy)``, with its
@@ -108,7 +110,25 @@ def links(markdown: str) -> list[str]:
 
 
 def numbered_notebooks() -> list[Path]:
-    return sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if re.match(r"^\d\d_", p.name))
+    """The core path (``NN_name``, ``05b_tuning``) and the deep dives (``deep_dives/NN_x_topic``)."""
+    core = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if re.match(r"^\d\d[a-z]?_", p.name))
+    return core + sorted(p for p in (ROOT / "notebooks" / "deep_dives").glob("*.ipynb") if re.match(r"^\d\d_x_", p.name))
+
+
+#: notebooks without exercises, hence without a solutions notebook: 00, the first picture
+WITHOUT_EXERCISES = {"00_first_style_transfer"}
+
+
+def has_exercises_heading(notebook: Path) -> bool:
+    return any(HEADING.match(line) and EXERCISES_HEADING.match(HEADING.match(line).group(2))
+               for c in cells(notebook) if c["type"] == "markdown" for line in prose_lines(c["source"]))
+
+
+def with_exercises() -> list[Path]:
+    """The notebooks that must have exercises and solutions: every core notebook but 00, and each deep dive that
+    has an Exercises section or a solutions notebook (a deep dive made of one moved section may have none)."""
+    return [p for p in numbered_notebooks() if p.stem not in WITHOUT_EXERCISES and (
+        p.parent.name != "deep_dives" or solutions_path(p).is_file() or has_exercises_heading(p))]
 
 
 def solutions_path(notebook: Path) -> Path:
@@ -415,23 +435,24 @@ def test_notebook_links_glossary(notebook):
     assert any("GLOSSARY.md" in u for u in links(user_text(notebook))), f"{notebook.name}: link ../GLOSSARY.md"
 
 
-@pytest.mark.parametrize("notebook", params(numbered_notebooks()))
+@pytest.mark.parametrize("notebook", params(with_exercises()))
 def test_notebook_has_solutions_notebook(notebook):
     solutions = solutions_path(notebook)
     assert solutions.is_file(), f"missing {rel(solutions)}"
     assert f"solutions/{solutions.name}" in user_text(notebook), f"{notebook.name}: point to solutions/{solutions.name}"
 
 
-@pytest.mark.parametrize("notebook", params(numbered_notebooks()))
+@pytest.mark.parametrize("notebook", params(with_exercises()))
 def test_notebook_exercises_are_marked_and_solved(notebook):
     problems = exercise_problems(notebook)
     assert not problems, f"{notebook.name}:\n" + "\n".join(problems)
 
 
 def test_every_solutions_notebook_belongs_to_a_notebook():
-    stems = {p.stem for p in numbered_notebooks()}
-    orphans = [p.name for p in (ROOT / "notebooks" / "solutions").glob("*.ipynb")
-               if not (p.stem.endswith("_solutions") and p.stem[: -len("_solutions")] in stems)]
+    stems = {(p.parent, p.stem) for p in with_exercises()}
+    folders = [ROOT / "notebooks", ROOT / "notebooks" / "deep_dives"]
+    orphans = [rel(p) for folder in folders for p in (folder / "solutions").glob("*.ipynb")
+               if not (p.stem.endswith("_solutions") and (folder, p.stem[: -len("_solutions")]) in stems)]
     assert not orphans, f"solutions notebooks without a notebook of the same name: {orphans}"
 
 
@@ -445,7 +466,7 @@ def test_every_solutions_notebook_belongs_to_a_notebook():
 def test_run_time_table_is_generated_from_the_json():
     nt = load_script("notebook_times")
     text = (ROOT / "TEACHING.md").read_text(encoding="utf-8")
-    expected = nt.replace_between_markers(text, nt.render_table(nt.load_times(), nt.table_stems(nt.numbered_notebooks())))
+    expected = nt.replace_between_markers(text, nt.teaching_table(nt.load_times()))
     assert text == expected, ("TEACHING.md's run-time table is out of date (a notebook was added or renamed, or the "
                               "table was edited by hand): run python docs/notebook_times.py --table-only")
 
