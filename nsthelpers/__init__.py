@@ -30,6 +30,7 @@ from the rows above it:
 ``flow``, ``synthclip``, ``temporal``, ``video``   video: optical flow, a generated clip, the temporal loss,
                    frame-by-frame stylisation with warm starts
 ``cli_fast``, ``cli_video``   the ``nst fast`` and ``nst video`` subcommands
+``__main__``       ``python -m nsthelpers``: the same command line as ``nst``
 ``outputs``        output paths checked before work (not an input, no silent overwrite, writable); results kept
                    when a save fails
 ``grading``, ``grading_checks``   the graded assignments' checks (assignments/): expected values, diagnoses

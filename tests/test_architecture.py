@@ -18,7 +18,7 @@ LAYERS = {
     "loop": 5, "reference": 5,
     "transfer": 6, "live": 6,
     "lab": 7, "batch": 7,
-    "widgets": 8, "cli": 9,
+    "widgets": 8, "cli": 9, "__main__": 10,
     "session": 10, "__init__": 11,
     "peak_memory": 1, "backbones": 2, "finetune": 3, "amp": 5,
     "flow": 0, "trainset": 3, "synthclip": 3, "fast": 5, "adain": 6, "temporal": 6, "video": 7, "outputs": 0,
