@@ -159,6 +159,12 @@ class GramEntryExplorer(_LayerChannelSync):
     Display it as the last expression of a cell (or ``display(explorer.ui)``). Without a browser,
     set ``explorer.layer.value``, ``explorer.i.value``, ``explorer.j.value``; ``explorer.state``
     then holds what is shown: ``{"layer", "i", "j", "value"}``, and ``explorer.updates`` counts redraws.
+
+    The figure is rendered to PNG bytes in ``explorer.view`` (an ``ipywidgets.Image``), as in
+    :class:`FeatureMapExplorer`, not captured by an ``ipywidgets.Output``: nbclient (``jupyter nbconvert
+    --execute``, papermill) mimics an Output widget by sending each captured output back to the kernel
+    on the shell channel, and with a large output (a real painting's maps make a PNG of about a
+    megabyte) the cell then waits for its whole timeout before it completes.
     """
 
     def __init__(
@@ -186,8 +192,8 @@ class GramEntryExplorer(_LayerChannelSync):
         self.i = W.IntSlider(value=0, min=0, max=c - 1, description="channel i", continuous_update=False)
         self.j = W.IntSlider(value=min(1, c - 1), min=0, max=c - 1, description="channel j", continuous_update=False)
         self.value_label = W.HTML()
-        self.output = W.Output()
-        self.ui = W.VBox([W.HBox([self.layer, self.i, self.j]), self.value_label, self.output])
+        self.view = W.Image(format="png")
+        self.ui = W.VBox([W.HBox([self.layer, self.i, self.j]), self.value_label, self.view])
         self._wire(self.layer, self.i, self.j)
         self.refresh()
 
@@ -196,9 +202,7 @@ class GramEntryExplorer(_LayerChannelSync):
 
     def refresh(self) -> None:
         """Recompute the entry for the current layer/i/j and redraw."""
-        from IPython.display import clear_output, display
-
-        from .viz import gram_entry_figure, gram_pair
+        from .viz import figure_to_png, gram_entry_figure, gram_pair
 
         layer, i, j = self.layer.value, int(self.i.value), int(self.j.value)
         feats = self.activations[layer]
@@ -210,13 +214,7 @@ class GramEntryExplorer(_LayerChannelSync):
             f"(normalize={self.normalize!r}, {feats.shape[-3]} channels)"
         )
         if self.draw:
-            import matplotlib.pyplot as plt
-
-            fig = gram_entry_figure(feats, i, j, self.normalize, layer=layer)
-            with self.output:
-                clear_output(wait=True)
-                display(fig)
-            plt.close(fig)
+            self.view.value = figure_to_png(gram_entry_figure(feats, i, j, self.normalize, layer=layer))
 
     def _repr_mimebundle_(self, **kwargs):
         return self.ui._repr_mimebundle_(**kwargs)

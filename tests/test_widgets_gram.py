@@ -55,3 +55,22 @@ def test_explorer_draws_and_normalisation_is_passed_on(acts):
 def test_explorer_rejects_empty():
     with pytest.raises(ValueError, match="empty"):
         gram_entry_explorer({})
+
+
+def _descendants(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _descendants(child)
+
+
+def test_explorer_renders_into_an_image_not_an_output_widget(acts):
+    # nbclient stalls until the cell timeout on large outputs captured by an ipywidgets.Output
+    # (tests/test_widget_cells_nbclient.py runs the notebook cell itself with a real painting)
+    import ipywidgets
+
+    ex = gram_entry_explorer(acts, draw=True)
+    first = ex.view.value
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    ex.i.value = 7
+    assert ex.view.value != first and ex.view.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not any(isinstance(w, ipywidgets.Output) for w in _descendants(ex.ui))
