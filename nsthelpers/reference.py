@@ -1,4 +1,4 @@
-"""The reference NST loop (the baseline that benchmarks and notebook 09 measure against), and its loss.
+"""The reference NST loop (the baseline that benchmarks and deep_dives/05_x_speed.ipynb measure against), and its loss.
 
 It reproduces a recipe copied across many blog posts ("PyTorch + VGG19 + Adam"), written the way those
 posts write it:
