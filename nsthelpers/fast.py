@@ -4,8 +4,11 @@ Gatys et al. optimise the pixels of every picture anew (hundreds of VGG19 passes
 small image-to-image network once, on many photos, to lower the *same* loss ("perceptual loss": VGG19
 content + style + TV); afterwards a picture costs one pass through the small network.
 
-* :class:`TransformerNet`: 9×9 conv, two stride-2 convs, residual blocks, nearest-upsample + conv decoder,
-  instance norm and reflection padding everywhere; ``width`` channels in its first layer (32 in the paper).
+* :class:`TransformerNet` (the class name of PyTorch's ``fast_neural_style`` example, which it follows): 9×9 conv,
+  two stride-2 convs, residual blocks, a nearest-upsample + conv decoder, instance norm and reflection padding;
+  ``width`` channels in its first layer (32 in the paper). The paper itself used batch normalisation and
+  fractionally-strided convolutions, and a VGG-16 loss network; instance norm is Ulyanov et al. (2016),
+  upsample-then-convolve Odena et al. (2016).
 * :func:`train`: the perceptual-loss trainer; its loss is an :class:`nsthelpers.Objective` built with one
   style's targets, evaluated on the network's outputs for a batch of photo crops (:mod:`nsthelpers.trainset`).
 * :func:`save` / :func:`load`: a trained network in a small file with a SHA-256 checksum over its weights
@@ -78,7 +81,8 @@ class ResidualBlock(nn.Module):
 
 
 class TransformerNet(nn.Module):
-    """Johnson et al.'s image transformation network: RGB in [0, 1] → stylised RGB in [0, 1], same size.
+    """Johnson et al.'s image transformation network as PyTorch's example builds it (instance norm, upsample +
+    conv): RGB in [0, 1] → stylised RGB in [0, 1], same size.
 
     ``width`` is the number of channels after the first 9×9 conv (the paper uses 32; the middle of the
     network has 4 × ``width``); ``residual_blocks`` is 5 in the paper. The output goes through a scaled

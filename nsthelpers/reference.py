@@ -1,7 +1,7 @@
-"""The reference NST loop (the baseline that benchmarks and notebook 09 measure against), and its loss.
+"""The reference NST loop (the baseline that benchmarks and deep_dives/05_x_speed.ipynb measure against), and its loss.
 
-It reproduces a recipe copied across many blog posts ("PyTorch + VGG19 + Adam"), written the way those
-posts write it:
+It reproduces a common pattern of blog and course code ("PyTorch + VGG19 + Adam at lr 0.003", with the
+feature walk shown below), written the way that code writes it:
 
 * the network is the *whole* ``vgg19().features`` — all 37 modules, in torchvision order, walked
   every step by ``for name, layer in model._modules.items()`` on a plain ``nn.Sequential``, with

@@ -1,6 +1,6 @@
 """Measuring speed: milliseconds per step, and the time an optimiser needs to reach a given loss.
 
-Shared by notebook 09 (what each optimisation buys, measured live) and ``benchmarks/bench.py``.
+Shared by the speed deep dive (``notebooks/deep_dives/05_x_speed.ipynb``: what each optimisation buys, measured live) and ``benchmarks/bench.py``.
 
 * :func:`time_steps` / :func:`compare_steps`: median wall time of a step function after warm-up calls,
   with the device synchronised around every timed call (GPU work is asynchronous: without a sync you time

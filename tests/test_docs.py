@@ -193,8 +193,8 @@ def test_no_citation_of_source_documents(path):
     for number, line in enumerate(user_text(path).splitlines(), 1):
         hits += [f"line {number}: …{line[max(0, m.start() - 30):m.end() + 30].strip()}…"
                  for m in SOURCE_DOCUMENT.finditer(line)]
-    assert not hits, (f"{rel(path)} cites documents that are not shipped (quote a recipe inline and call it "
-                      "e.g. 'a recipe copied across many blog posts'):\n" + "\n".join(hits[:15]))
+    assert not hits, (f"{rel(path)} cites documents that are not shipped (show the lines you critique and call "
+                      "them a common pattern, or cite one public example by URL):\n" + "\n".join(hits[:15]))
 
 
 # ----------------------------------------------------------------------------------------------
