@@ -76,6 +76,7 @@ from .vgg import (
     layer_index,
     layer_table,
     load_vgg19,
+    normalise_vgg19,
     save_features_file,
 )
 
@@ -88,7 +89,7 @@ __all__ = [
     "VGG19Features", "WeightsUnavailableError", "caffe_deprocess", "caffe_preprocess", "content_loss",
     "deepest_layer", "default_device", "default_weights", "extract_features", "extract_features_with_hooks",
     "gram_matrix", "imagenet_denormalize", "imagenet_normalize", "layer_index", "layer_table", "load_image",
-    "load_vgg19", "match_size", "mean_cov", "mean_cov_loss", "optimize", "pick", "quick_mode",
+    "load_vgg19", "normalise_vgg19", "match_size", "mean_cov", "mean_cov_loss", "optimize", "pick", "quick_mode",
     "resize_max_side", "save_features_file", "save_image", "setup", "style_layer_loss", "style_loss",
     "stylize", "to_numpy", "to_pil", "tv_loss", "combine_luminance", "luminance", "match_color_histogram",
     "match_luminance", "rgb_to_yiq", "yiq_to_rgb", "OutOfMemory", "estimate_bytes", "masked_gram", "preview",

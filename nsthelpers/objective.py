@@ -34,7 +34,7 @@ __all__ = ["DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS", "DEFAULT_STYLE_WEIG
            "DEFAULT_TV_WEIGHT",
            "STYLE_LOSSES", "Objective", "default_style_weight", "default_tv_weight"]
 
-# With balanced layers (the default) each layer's style loss is a ratio (1 for a black picture), so the
+# With balanced layers (the default) each layer's style loss is a ratio (1 for all-zero features), so the
 # style weight only has to match the content loss, mean((F − P)²) of relu4_2 activations: for the Caffe
 # model (0–255 input) those are ~60× an ImageNet-normalised model's, hence 1e7 against 1e7 / 60² ≈ 3e3.
 # 1e7 was chosen on three pairs at 288 px (3e6 … 3e7 give nearly the same pictures after 40 L-BFGS steps;
@@ -138,8 +138,10 @@ class Objective(nn.Module):
         """1 / (the layer's style loss for all-zero features) with ``balance_layers``, else 1.
 
         For the Gram loss that is ``1 / mean(A²)`` of the target Gram A: each layer's loss is then
-        measured relative to a black picture's, so relu1_1 (64 channels, small activations) and relu4_1
-        (512 channels, large ones) count alike instead of the latter dominating by orders of magnitude.
+        measured relative to the loss of all-zero features (not of a black picture: after preprocessing
+        black is minus the mean pixel, and the biases make its features non-zero), so every layer counts
+        alike; raw, the Caffe VGG19's relu4_1 term dominates (56× the next layer's for the astronaut and
+        The Starry Night at 256 px, notebook 05b).
         """
         if not self.spec.balance_layers:
             return 1.0

@@ -106,7 +106,7 @@ class LossSpec:
     style_layer_weights: Mapping[str, float] | Sequence[float] | None = field(default=None, metadata=option(
         "one weight per style layer, a list or {layer: weight} (default 1 each)", parse=_floats, metavar="WEIGHTS"))
     balance_layers: bool = field(default=True, metadata=option(
-        "divide each style layer's loss by its value for all-zero features (a black picture's Gram), so every "
+        "divide each style layer's loss by its value for all-zero features (mean(A²) of the painting's Gram A), so every "
         "layer starts on the same scale; off, the raw Gram losses make relu4_1 dominate"))
     content_weight: float = field(default=1.0, metadata=option("weight of the content loss"))
     style_weight: float | None = field(default=None, metadata=option(

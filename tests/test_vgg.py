@@ -219,3 +219,44 @@ def test_in_place_relu_fast_path_gives_same_values_and_gradients(random_vgg):
     (g_slow,) = torch.autograd.grad(slow["relu3_1"].square().sum(), x)
     assert torch.equal(fast, slow["relu3_1"]) and torch.allclose(g_fast, g_slow, rtol=1e-6, atol=1e-9)
     assert (slow["conv3_1"] < 0).any()  # requested conv outputs stay un-rectified
+
+
+def test_normalise_vgg19_sets_each_filters_mean_to_one_and_only_rescales(random_vgg):
+    """Gatys et al.'s normalisation: every relu's mean over the images becomes 1, each activation is the original
+    one divided by its filter's mean, and the original model is left as it was."""
+    from nsthelpers import normalise_vgg19
+    from nsthelpers.vgg import filter_means
+
+    gen = torch.Generator().manual_seed(0)
+    images = [torch.rand(1, 3, 32, 32, generator=gen), torch.rand(2, 3, 40, 24, generator=gen)]
+    before = {k: v.clone() for k, v in random_vgg.state_dict().items()}
+    norm = normalise_vgg19(random_vgg, images, dead=0.0)
+    relus = [n for n in LAYER_NAMES if n.startswith("relu")]
+    old, new = filter_means(random_vgg, images, relus), filter_means(norm, images, relus)
+    for n in relus:
+        alive = old[n] > 1e-4 * old[n].median()             # (float32: a mean of ~1e-9 is rounding)
+        assert torch.allclose(new[n][alive], torch.ones(int(alive.sum())), rtol=1e-3), n
+    probe = torch.rand(1, 3, 48, 48, generator=gen)
+    a, b = random_vgg(probe, ["relu3_1", "pool5"]), norm(probe, ["relu3_1", "pool5"])
+    for layer, relu in (("relu3_1", "relu3_1"), ("pool5", "relu5_4")):     # pooling commutes with the scale too
+        m = torch.where(old[relu] > 0, old[relu], torch.ones(1)).view(1, -1, 1, 1)
+        assert torch.allclose(b[layer] * m, a[layer], rtol=1e-3, atol=1e-4 * a[layer].abs().max().item()), layer
+    assert all(torch.equal(v, random_vgg.state_dict()[k]) for k, v in before.items())
+    assert norm.weights_name.endswith("normalised")
+
+
+def test_normalise_vgg19_keeps_almost_dead_filters_and_rejects_bad_input(random_vgg):
+    from nsthelpers import normalise_vgg19
+    from nsthelpers.vgg import filter_means
+
+    image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    means = filter_means(random_vgg, [image], ["relu1_1"])["relu1_1"]
+    norm = normalise_vgg19(random_vgg, [image], dead=0.999)    # almost every filter counts as dead: kept
+    kept = means <= 0.999 * means.median()
+    assert torch.equal(norm["conv1_1"].weight[kept], random_vgg["conv1_1"].weight[kept])
+    with pytest.raises(ValueError, match="at least one image"):
+        normalise_vgg19(random_vgg, [])
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        normalise_vgg19(random_vgg, [torch.rand(3, 32, 32)])
+    with pytest.raises(ValueError, match="dead="):
+        normalise_vgg19(random_vgg, [image], dead=1.5)

@@ -41,6 +41,9 @@ TARGETS = [
     Target("tests/e2e/widget_demo.ipynb", slider="seed", run_all_timeout=120, run_timeout=30),
     # The style lab (issue 4): sliders for log10(style/content ratio), TV weight, ..., a Run button.
     Target("notebooks/06_style_lab.ipynb", slider="log10", run_all_timeout=300, run_timeout=240),
+    # Its deep dive (issue 20): the same widget, timed from the click, with Stop pressed from code.
+    Target("notebooks/deep_dives/06_x_lab_speed_and_batches.ipynb", slider="log10", run_all_timeout=300,
+           run_timeout=240),
 ]
 
 
