@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Speed benchmark: nsthelpers.stylize against the reference loop, a recipe copied across many blog posts (see nsthelpers/reference.py).
+"""Speed benchmark: nsthelpers.stylize against the reference loop, a common pattern in style-transfer tutorials and blog posts (see nsthelpers/reference.py).
 
 One process, one device, the same VGG19 weights and the same content/style pictures for both:
 

@@ -4,7 +4,7 @@
 One process, the same pixels for every contender, nothing else should run on the machine:
 
 * **pastiche** (a tool on PyPI, already a dependency) through its Python API, its defaults, 100 steps;
-* **the reference loop**: the Adam recipe copied across many blog posts (`nsthelpers.reference`), 100 steps;
+* **the reference loop**: the Adam loop of a common pattern in tutorials and blog posts (`nsthelpers.reference`), 100 steps;
 * **`stylize` with its defaults**, and any variants (``--variants``): the levers measured one at a time.
 
 Every few steps each contender's current picture is kept (the keeping is not timed) and afterwards scored
