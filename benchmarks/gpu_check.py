@@ -174,7 +174,8 @@ class Check:
                  paintings: Path | None) -> None:
         self.out, self.device, self.dry_run, self.wheels = out, device, dry_run, wheels
         self.scale = budget / sum(CAPS.values())
-        self.site = out / "site-packages"  # where missing wheels are installed (not part of the results)
+        # where missing wheels are installed: beside the repo, not in OUT (OUT holds only results to commit)
+        self.site = REPO / "build" / "gpu-site"
         out.mkdir(parents=True, exist_ok=True)
         self.log = (out / "log.txt").open("a", encoding="utf-8")
         self.env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
