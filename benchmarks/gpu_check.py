@@ -262,7 +262,7 @@ class Check:
                                "machine with network first, and bring that folder along")
         # install every wheel whose distribution this Python lacks (the rest of the closure is present)
         todo = [str(f) for n, f in have.items() if n in missing_here([n])]
-        result = self.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps",
+        result = self.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--upgrade",
                            "--target", str(self.site), *todo], self.cap("wheels"))
         if result["rc"] != 0:
             raise RuntimeError("pip could not install the wheels offline (see log.txt)")
