@@ -248,20 +248,29 @@ def loop_loss(target: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda x: ((x - target) ** 2).mean()
 
 
-def reference_run(start: torch.Tensor, loss_fn: Callable[[torch.Tensor], torch.Tensor], steps: int, lr: float,
-                   ) -> tuple[torch.Tensor, list[float], list[torch.Tensor]]:
-    """Adam on the pixels, clamped to [0, 1] after every step; the loss before each step (notebook 05)."""
+def reference_run(start: torch.Tensor, loss_fn: Callable[[torch.Tensor], torch.Tensor], steps: int, lr: float, *,
+                  zero_grad: bool = True, fresh_optimizer: bool = False, after: bool = False,
+                  ) -> tuple[torch.Tensor, list[float], list[torch.Tensor]]:
+    """Adam on the pixels, clamped to [0, 1] after every step; the loss before each step (notebook 05).
+
+    The keywords switch on the usual mistakes, for the diagnoses (:mod:`nsthelpers.grading_checks`): no
+    ``zero_grad`` (gradients pile up), a new optimiser every step (``fresh_optimizer``: Adam forgets its moments),
+    and logging the loss after the step instead of before it (``after``).
+    """
     x = start.clone().requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
     history, states = [], []
     for _ in range(steps):
-        opt.zero_grad()
+        if fresh_optimizer:
+            opt = torch.optim.Adam([x], lr=lr)
+        if zero_grad:
+            opt.zero_grad()
         loss = loss_fn(x)
         loss.backward()
         opt.step()
         with torch.no_grad():
             x.clamp_(0, 1)
-        history.append(loss.item())
+        history.append(loss_fn(x).item() if after else loss.item())
         states.append(x.detach().clone())
     return x.detach(), history, states
 

@@ -29,6 +29,7 @@ from .grading import (
     loop_loss,
     matched_luminance,
     passed,
+    reference_run,
     relative_error,
     run_cases,
 )
@@ -206,27 +207,6 @@ def check_tv_loss(fn: Fn) -> str:
 
 
 # ---------------------------------------------------------------------------------- the pixel loop
-def _mistaken_run(start: torch.Tensor, loss_fn: Fn, steps: int, lr: float, *, zero_grad: bool = True,
-                  fresh_optimizer: bool = False, after: bool = False) -> tuple[torch.Tensor, list[float], list]:
-    """The loop of :func:`~nsthelpers.grading.reference_run` with one of the usual mistakes switched on."""
-    x = start.clone().requires_grad_(True)
-    opt = torch.optim.Adam([x], lr=lr)
-    history, states = [], []
-    for _ in range(steps):
-        if fresh_optimizer:
-            opt = torch.optim.Adam([x], lr=lr)
-        if zero_grad:
-            opt.zero_grad()
-        loss = loss_fn(x)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            x.clamp_(0, 1)
-        history.append(loss_fn(x).item() if after else loss.item())
-        states.append(x.detach().clone())
-    return x.detach(), history, states
-
-
 def _returned_loss_problem(value: Any) -> str:
     if value is None:
         return "adam_step returned None: return the loss as a number, loss.item()"
@@ -248,7 +228,7 @@ def _step_problem(k: int, value: Any, before: torch.Tensor, x: torch.Tensor, e: 
         return (f"pixels left [0, 1] (from {float(now.min()):.3g} to {float(now.max()):.3g}): after the step, "
                 "clamp them in place, with torch.no_grad(): x.clamp_(0, 1)")
     if relative_error(now, e["states"][k:k + 1]) > RTOL:
-        no_zero = _mistaken_run(e["start"], loop_loss(e["target"]), k + 1, LOOP_LR, zero_grad=False)[2][k]
+        no_zero = reference_run(e["start"], loop_loss(e["target"]), k + 1, LOOP_LR, zero_grad=False)[2][k]
         if relative_error(now, no_zero) < 1e-4:
             return ("the gradients add up from step to step: call optimizer.zero_grad() before loss.backward() "
                     "(PyTorch accumulates .grad)")
@@ -333,7 +313,7 @@ def _loop_mistake(image: torch.Tensor, history: torch.Tensor, e: dict) -> str:
     variants.append(({}, "did you pass lr to the optimizer? Adam's own default (0.001) is not the lr you were given"))
     for flags, message in variants:
         lr = 1e-3 if not flags else LOOP_LR
-        theirs, their_history, _ = _mistaken_run(e["start"], loop_loss(e["target"]), LOOP_STEPS, lr, **flags)
+        theirs, their_history, _ = reference_run(e["start"], loop_loss(e["target"]), LOOP_STEPS, lr, **flags)
         if relative_error(image, theirs) < 1e-4 and relative_error(history, torch.tensor(their_history)) < 1e-4:
             return message
     return (f"the result differs from {LOOP_STEPS} Adam steps (relative error {relative_error(image, e['image']):.2g}, "
