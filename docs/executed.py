@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""Executed copies of the notebooks, committed so that GitHub (and ``make book``) show every figure.
+
+    python docs/executed.py                 # `make executed`: every notebook whose copy is missing or stale
+    python docs/executed.py --all           # every notebook again
+    python docs/executed.py --check         # exit 1 when a copy is missing or stale (what the test checks)
+    python docs/executed.py notebooks/03_gram_matrices.ipynb
+
+Each notebook under ``notebooks/`` (the core path, its solutions, the deep dives and theirs) runs top to bottom
+in a fresh kernel in the ``cpu`` profile, with the real paintings from ``NSTHELPERS_CACHE`` (checked before
+anything runs: an executed copy made with the generated stand-ins would show the wrong pictures) and nothing
+downloaded. The copy goes to ``executed/`` under the same relative path, so links between notebooks keep
+working; ``notebooks/`` stays without outputs for students.
+
+A copy is *stale* when its code cells differ from its source notebook's (:func:`stale`); ``tests/`` fails on a
+stale copy, so the two cannot drift apart unnoticed. Markdown edits do not make a copy stale: the copy's
+markdown is refreshed from the source without running anything (:func:`refresh_markdown`).
+
+Compact figures: matplotlib draws JPEG through the inline backend at 80 dpi, and large PNG outputs and the
+pictures held in widget state (ipywidgets' ``Image``) are re-encoded as JPEG (:func:`compact`). Widget state is
+stored, so a rendered view shows each widget's last picture. All copies together stay under
+:data:`LIMIT_BYTES`.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE = REPO / "notebooks"
+EXECUTED = REPO / "executed"
+LIMIT_BYTES = 15_000_000
+PAINTINGS = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg")
+CELL_TIMEOUT_S = 1800
+JPEG_QUALITY = 80
+PNG_KEPT_BYTES = 40_000  # PNG outputs smaller than this stay PNG (line art, small tables of colour)
+KERNEL_CONFIG = f"""\
+c.InlineBackend.figure_formats = {{"jpeg"}}
+c.InlineBackend.rc = {{"figure.dpi": 80}}
+c.InlineBackend.print_figure_kwargs = {{"bbox_inches": "tight", "pil_kwargs": {{"quality": {JPEG_QUALITY}}}}}
+"""
+
+
+def sources(folder: Path = SOURCE) -> list[Path]:
+    """Every notebook of the course in course order: 00 and the core path, its solutions, the deep dives, theirs."""
+    groups = [folder, folder / "solutions", folder / "deep_dives", folder / "deep_dives" / "solutions"]
+    return [p for g in groups for p in sorted(g.glob("*.ipynb"))]
+
+
+def copy_path(source: Path) -> Path:
+    """Where the executed copy of ``source`` lives: the same path under ``executed/``."""
+    return EXECUTED / source.resolve().relative_to(SOURCE)
+
+
+def code_cells(nb: Any) -> list[str]:
+    """The sources of a notebook's code cells, in order (what decides whether a copy is stale)."""
+    return [_text(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def _text(source: Any) -> str:
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def stale(source: Path) -> str | None:
+    """Why the executed copy of ``source`` is stale ("missing", "code cell 4 differs", ...), or None."""
+    copy = copy_path(source)
+    if not copy.is_file():
+        return "missing"
+    mine, theirs = code_cells(_read(source)), code_cells(_read(copy))
+    if len(mine) != len(theirs):
+        return f"{len(theirs)} code cells, the notebook has {len(mine)}"
+    for number, (a, b) in enumerate(zip(mine, theirs), 1):
+        if a != b:
+            return f"code cell {number} differs"
+    return None
+
+
+def refresh_markdown(source: Path) -> bool:
+    """Copy ``source``'s markdown cells into its (up-to-date) executed copy; True when anything changed."""
+    copy = copy_path(source)
+    src, out = _read(source), _read(copy)
+    if [c["cell_type"] for c in src["cells"]] != [c["cell_type"] for c in out["cells"]]:
+        return False
+    changed = False
+    for a, b in zip(src["cells"], out["cells"]):
+        if a["cell_type"] != "code" and _text(a["source"]) != _text(b["source"]):
+            b["source"] = a["source"]
+            changed = True
+    if changed:
+        _write(copy, out)
+    return changed
+
+
+def _write(path: Path, nb: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def painting_cache() -> Path:
+    """The cache folder holding the real paintings; a clear error naming the fix when it does not."""
+    folder = os.environ.get("NSTHELPERS_CACHE", "").strip()
+    missing = [name for name in PAINTINGS if not folder or not (Path(folder) / name).is_file()]
+    if missing:
+        raise SystemExit(
+            f"executed copies show the real paintings, and {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not in NSTHELPERS_CACHE ({folder or 'not set'}). Put the "
+            "paintings in a folder (run any notebook once online, or copy them) and set NSTHELPERS_CACHE to it.")
+    return Path(folder)
+
+
+def kernel_environment(ipython_dir: Path) -> dict[str, str]:
+    """The environment of the executing kernels: cpu profile, offline, this checkout, compact figures."""
+    env = dict(os.environ)
+    env.pop("NSTHELPERS_QUICK", None)
+    env.update(NSTHELPERS_PROFILE="cpu", NSTHELPERS_OFFLINE="1", TQDM_DISABLE="1", IPYTHONDIR=str(ipython_dir))
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
+
+
+def _jpeg(data: bytes, quality: int = JPEG_QUALITY) -> bytes | None:
+    """``data`` (PNG bytes) as JPEG, or None when it has transparency that JPEG would lose."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        if image.mode in ("RGBA", "LA") and image.getextrema()[-1][0] < 255:
+            return None
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, "JPEG", quality=quality, optimize=True)
+    return buffer.getvalue()
+
+
+def compact(nb: dict) -> int:
+    """Re-encode large PNG outputs and widget pictures of ``nb`` as JPEG, in place; return how many."""
+    count = 0
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            png = data.get("image/png")
+            if png and len(png) > PNG_KEPT_BYTES:
+                jpeg = _jpeg(base64.b64decode(_text(png)))
+                if jpeg is not None:
+                    del data["image/png"]
+                    data["image/jpeg"] = base64.b64encode(jpeg).decode("ascii")
+                    count += 1
+    state = nb.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    for model in state.get("state", {}).values():
+        if model.get("model_name") != "ImageModel" or model.get("state", {}).get("format") != "png":
+            continue
+        for buffer in model.get("buffers", []):
+            if buffer.get("path") == ["value"] and buffer.get("encoding") == "base64":
+                jpeg = _jpeg(base64.b64decode(buffer["data"]))
+                if jpeg is not None and len(jpeg) < 0.75 * len(buffer["data"]):
+                    buffer["data"] = base64.b64encode(jpeg).decode("ascii")
+                    model["state"]["format"] = "jpeg"
+                    count += 1
+    return count
+
+
+def execute(source: Path, env: dict[str, str]) -> float:
+    """Run ``source`` in a fresh kernel and write its compact executed copy; return the seconds it took."""
+    import nbclient
+    import nbformat
+
+    nb = nbformat.read(source, as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", store_widget_state=True,
+                                     resources={"metadata": {"path": str(source.parent)}})
+    start = time.perf_counter()
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    seconds = time.perf_counter() - start
+    out = json.loads(nbformat.writes(nb))
+    compact(out)
+    out["metadata"]["nst_executed"] = {
+        "profile": "cpu", "seconds": round(seconds, 1), "date": datetime.date.today().isoformat(),
+        "machine": f"CPU ({platform.machine()}, {os.cpu_count()} cores)", "paintings": "real",
+    }
+    _write(copy_path(source), out)
+    return seconds
+
+
+def total_bytes(folder: Path = EXECUTED) -> int:
+    """The size of every executed copy together."""
+    return sum(p.stat().st_size for p in folder.rglob("*.ipynb"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: every stale one)")
+    parser.add_argument("--all", action="store_true", help="run every notebook, stale or not")
+    parser.add_argument("--check", action="store_true", help="only report missing or stale copies (exit 1 if any)")
+    args = parser.parse_args(argv)
+    chosen = [p.resolve() for p in args.notebooks] or sources()
+    reasons = {p: stale(p) for p in chosen}
+    if args.check:
+        for path, why in reasons.items():
+            if why:
+                print(f"{copy_path(path).relative_to(REPO)}: {why}; run `make executed`")
+        return 1 if any(reasons.values()) else 0
+    todo = [p for p in chosen if args.all or args.notebooks or reasons[p]]
+    for path in chosen:
+        if path not in todo and refresh_markdown(path):
+            print(f"{path.relative_to(REPO)}: markdown refreshed")
+    if not todo:
+        print("every executed copy is up to date")
+        return 0
+    painting_cache()
+    failed = []
+    with tempfile.TemporaryDirectory() as ipython_dir:
+        profile = Path(ipython_dir) / "profile_default"
+        profile.mkdir()
+        (profile / "ipython_kernel_config.py").write_text(KERNEL_CONFIG)
+        env = kernel_environment(Path(ipython_dir))
+        for number, path in enumerate(todo, 1):
+            name = path.relative_to(REPO)
+            print(f"[{number}/{len(todo)}] {name} ({reasons[path] or 'asked for'}) ...", flush=True)
+            try:
+                seconds = execute(path, env)
+            except Exception as exc:  # one failing notebook must not lose the others' copies
+                failed.append(name)
+                print(f"    FAILED: {type(exc).__name__}: {str(exc)[-800:]}", flush=True)
+                continue
+            print(f"    {seconds:.0f} s, {copy_path(path).stat().st_size / 1e6:.2f} MB", flush=True)
+    size = total_bytes()
+    print(f"executed/: {size / 1e6:.1f} MB in all (limit {LIMIT_BYTES / 1e6:.0f} MB)")
+    if failed:
+        print("failed: " + ", ".join(map(str, failed)))
+    return 1 if failed or size > LIMIT_BYTES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
