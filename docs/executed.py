@@ -59,7 +59,16 @@ def sources(folder: Path = SOURCE) -> list[Path]:
 
 def copy_path(source: Path) -> Path:
     """Where the executed copy of ``source`` lives: the same path under ``executed/``."""
-    return EXECUTED / source.resolve().relative_to(SOURCE)
+    try:
+        return EXECUTED / source.resolve().relative_to(SOURCE.resolve())
+    except ValueError:
+        raise SystemExit(f"{source} is not a notebook of the course: give a path under {SOURCE}") from None
+
+
+def orphans() -> list[Path]:
+    """Executed copies whose notebook is gone (renamed or removed): they would show a page of no notebook."""
+    wanted = {copy_path(p) for p in sources()}
+    return sorted(p for p in EXECUTED.rglob("*.ipynb") if p not in wanted and ".ipynb_checkpoints" not in p.parts)
 
 
 def code_cells(nb: Any) -> list[str]:
@@ -90,19 +99,33 @@ def stale(source: Path) -> str | None:
 
 
 def refresh_markdown(source: Path) -> bool:
-    """Copy ``source``'s markdown cells into its (up-to-date) executed copy; True when anything changed."""
+    """Bring an up-to-date executed copy's other cells (markdown, raw) in line with ``source``; True when changed.
+
+    The copy's code cells keep their outputs; every other cell, and the order of the cells, is taken from the
+    source notebook, so markdown cells added, removed or edited since the run show up without running anything.
+    Does nothing (returns False) when the code cells differ: then the copy is stale and must run again.
+    """
     copy = copy_path(source)
     src, out = _read(source), _read(copy)
-    if [c["cell_type"] for c in src["cells"]] != [c["cell_type"] for c in out["cells"]]:
+    if code_cells(src) != code_cells(out):
         return False
-    changed = False
-    for a, b in zip(src["cells"], out["cells"]):
-        if a["cell_type"] != "code" and _text(a["source"]) != _text(b["source"]):
-            b["source"] = a["source"]
-            changed = True
-    if changed:
-        _write(copy, out)
-    return changed
+    ran = iter([c for c in out["cells"] if c["cell_type"] == "code"])
+    cells = []
+    for cell in src["cells"]:
+        if cell["cell_type"] == "code":
+            cells.append(next(ran))
+        else:
+            cells.append(cell)
+    if _canonical(cells) == _canonical(out["cells"]):
+        return False
+    out["cells"] = cells
+    _write(copy, out)
+    return True
+
+
+def _canonical(cells: list[dict]) -> str:
+    """Cells as JSON with list sources joined, to compare what a reader sees (not how the file splits lines)."""
+    return json.dumps([{**c, "source": _text(c.get("source", ""))} for c in cells], sort_keys=True)
 
 
 def _write(path: Path, nb: dict) -> None:
@@ -145,18 +168,20 @@ def _jpeg(data: bytes, quality: int = JPEG_QUALITY) -> bytes | None:
 
 def compact(nb: dict) -> int:
     """Re-encode large PNG outputs and widget pictures of ``nb`` as JPEG, in place; return how many."""
-    count = 0
-    for cell in nb["cells"]:
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            png = data.get("image/png")
-            if png and len(png) > PNG_KEPT_BYTES:
-                jpeg = _jpeg(base64.b64decode(_text(png)))
-                if jpeg is not None:
-                    del data["image/png"]
-                    data["image/jpeg"] = base64.b64encode(jpeg).decode("ascii")
-                    count += 1
     state = nb.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    outputs = [o for cell in nb["cells"] for o in cell.get("outputs", [])]
+    outputs += [o for model in state.get("state", {}).values() if model.get("model_name") == "OutputModel"
+                for o in model.get("state", {}).get("outputs", [])]  # what Output widgets show
+    count = 0
+    for output in outputs:
+        data = output.get("data", {})
+        png = data.get("image/png")
+        if png and len(png) > PNG_KEPT_BYTES:
+            jpeg = _jpeg(base64.b64decode(_text(png)))
+            if jpeg is not None:
+                del data["image/png"]
+                data["image/jpeg"] = base64.b64encode(jpeg).decode("ascii")
+                count += 1
     for model in state.get("state", {}).values():
         if model.get("model_name") != "ImageModel" or model.get("state", {}).get("format") != "png":
             continue
@@ -212,11 +237,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chosen = [p.resolve() for p in args.notebooks] or sources()
     reasons = {p: stale(p) for p in chosen}
+    gone = [] if args.notebooks else orphans()
     if args.check:
         for path, why in reasons.items():
             if why:
                 print(f"{copy_path(path).relative_to(REPO)}: {why}; run `make executed`")
-        return 1 if any(reasons.values()) else 0
+        for path in gone:
+            print(f"{path.relative_to(REPO)}: its notebook is gone; run `make executed` (it removes the copy)")
+        size = total_bytes()
+        if size > LIMIT_BYTES:
+            print(f"executed/: {size / 1e6:.1f} MB, over the {LIMIT_BYTES / 1e6:.0f} MB limit")
+        return 1 if any(reasons.values()) or gone or size > LIMIT_BYTES else 0
+    for path in gone:
+        path.unlink()
+        print(f"{path.relative_to(REPO)}: removed (its notebook is gone)")
     todo = [p for p in chosen if args.all or args.notebooks or reasons[p]]
     for path in chosen:
         if path not in todo and refresh_markdown(path):

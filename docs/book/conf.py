@@ -40,6 +40,7 @@ html_theme_options: dict[str, Any] = {
     "home_page_in_toc": True,
     "navigation_with_keys": False,
 }
+html_context = {"default_mode": "auto"}  # light or dark as the reader's system is (the theme logs an error without it)
 html_static_path = ["_static"]
 html_css_files = ["course.css"]
 html_last_updated_fmt = None
