@@ -67,8 +67,10 @@ class Section:
     pages: tuple[str, ...]
 
 
-def sections(source: Path = executed_copies.SOURCE) -> list[Section]:
+def sections(source: Path | None = None) -> list[Section]:
     """The site's contents in course order: 00, the core path, the deep dives, the solutions, the references."""
+    source = executed_copies.SOURCE if source is None else source
+
     def names(folder: Path) -> list[str]:
         return [p.relative_to(REPO).with_suffix("").as_posix() for p in sorted(folder.glob("*.ipynb"))]
 
@@ -234,7 +236,11 @@ def promote_headings(text: str) -> str:
     if not levels or min(levels) == 1:
         return text
     shift = min(levels) - 1
-    return HEADING.sub(lambda m: m.group(1)[shift:], text)
+    pieces, end = [], 0
+    for fence in FENCE.finditer(text):  # code blocks keep their lines as they are
+        pieces += [HEADING.sub(lambda m: m.group(1)[shift:], text[end:fence.start()]), fence.group(0)]
+        end = fence.end()
+    return "".join(pieces) + HEADING.sub(lambda m: m.group(1)[shift:], text[end:])
 
 
 def rewrite_links(text: str, page: str, staged: set[str], folders: dict[str, str]) -> str:

@@ -51,8 +51,9 @@ c.InlineBackend.print_figure_kwargs = {{"bbox_inches": "tight", "pil_kwargs": {{
 """
 
 
-def sources(folder: Path = SOURCE) -> list[Path]:
+def sources(folder: Path | None = None) -> list[Path]:
     """Every notebook of the course in course order: 00 and the core path, its solutions, the deep dives, theirs."""
+    folder = SOURCE if folder is None else folder
     groups = [folder, folder / "solutions", folder / "deep_dives", folder / "deep_dives" / "solutions"]
     return [p for g in groups for p in sorted(g.glob("*.ipynb"))]
 
