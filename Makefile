@@ -12,7 +12,7 @@ TORCH_SPEC ?= $(shell grep -E '^torch(vision)?==' $(LOCK) | tr '\n' ' ')
 # OMP_WAIT_POLICY=PASSIVE: on a busy 2-core machine spinning OpenMP threads made steps 5-20x slower.
 TEST_ENV := NSTHELPERS_QUICK=1 NSTHELPERS_OFFLINE=1 TQDM_DISABLE=1 PYTHONHASHSEED=0 OMP_WAIT_POLICY=PASSIVE
 
-.PHONY: assignments gpu-check gpu-wheels lock lint lab test test-unit test-notebooks e2e chromium bench bench-quality bench-batch clean venv gallery test-cpu-profile
+.PHONY: book executed assignments gpu-check gpu-wheels lock lint lab test test-unit test-notebooks e2e chromium bench bench-quality bench-batch clean venv gallery test-cpu-profile
 
 venv: $(STAMP)
 
@@ -75,6 +75,20 @@ bench-batch: $(STAMP)
 # Paintings are used when they are in the cache (NSTHELPERS_CACHE), else their generated stand-ins.
 gallery: $(STAMP)
 	TQDM_DISABLE=1 $(BIN)/python docs/make_gallery.py $(GALLERY_ARGS)
+
+# Executed copies of every notebook and solutions notebook (executed/, committed, so GitHub and `make book` show
+# every figure): each runs top to bottom in the cpu profile with the real paintings, which must be in NSTHELPERS_CACHE
+# (starry_night.jpg, the_scream.jpg, shipwreck.jpg; default ~/.cache/nsthelpers, where any notebook run once online
+# puts them; see TEACHING.md's offline classroom). Runs only the notebooks whose copy is missing or stale (code cells
+# differ; a test fails then), so the first run takes about the sum of the cpu-profile times (TEACHING.md's table).
+# EXECUTED_ARGS="--all" runs every one again, EXECUTED_ARGS="notebooks/03_gram_matrices.ipynb" one of them.
+executed: $(STAMP)
+	TQDM_DISABLE=1 PYTHONHASHSEED=0 OMP_WAIT_POLICY=PASSIVE $(BIN)/python docs/executed.py $(EXECUTED_ARGS)
+
+# The course as a static web site, from the executed copies, running nothing and fetching nothing (Sphinx with
+# MyST-NB, docs/book.py): build/book/html (not committed), to open in a browser or copy to any web server or LMS.
+book: $(STAMP)
+	$(BIN)/python docs/book.py $(BOOK_ARGS)
 
 # Graded assignments with nbgrader (assignments/README.md): the student versions (assignments/release/, committed;
 # a test fails when they are stale) and the gradebook (assignments/gradebook.db) from the keys in assignments/source/.

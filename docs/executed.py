@@ -7,7 +7,7 @@
     python docs/executed.py notebooks/03_gram_matrices.ipynb
 
 Each notebook under ``notebooks/`` (the core path, its solutions, the deep dives and theirs) runs top to bottom
-in a fresh kernel in the ``cpu`` profile, with the real paintings from ``NSTHELPERS_CACHE`` (checked before
+in a fresh kernel in the ``cpu`` profile, with the real paintings from ``NSTHELPERS_CACHE`` (else ``~/.cache/nsthelpers``; checked before
 anything runs: an executed copy made with the generated stand-ins would show the wrong pictures) and nothing
 downloaded. The copy goes to ``executed/`` under the same relative path, so links between notebooks keep
 working; ``notebooks/`` stays without outputs for students.
@@ -135,15 +135,21 @@ def _write(path: Path, nb: dict) -> None:
 
 
 def painting_cache() -> Path:
-    """The cache folder holding the real paintings; a clear error naming the fix when it does not."""
+    """The cache folder holding the real paintings; a clear error naming the fix when it does not.
+
+    ``NSTHELPERS_CACHE``, or the package's default cache ``~/.cache/nsthelpers`` (where a notebook run once
+    online has put them) when it is not set.
+    """
     folder = os.environ.get("NSTHELPERS_CACHE", "").strip()
-    missing = [name for name in PAINTINGS if not folder or not (Path(folder) / name).is_file()]
+    where = Path(folder).expanduser() if folder else Path.home() / ".cache" / "nsthelpers"
+    missing = [name for name in PAINTINGS if not (where / name).is_file()]
     if missing:
+        named = f"NSTHELPERS_CACHE ({folder})" if folder else f"{where} (NSTHELPERS_CACHE is not set)"
         raise SystemExit(
             f"executed copies show the real paintings, and {', '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not in NSTHELPERS_CACHE ({folder or 'not set'}). Put the "
-            "paintings in a folder (run any notebook once online, or copy them) and set NSTHELPERS_CACHE to it.")
-    return Path(folder)
+            f"{'is' if len(missing) == 1 else 'are'} not in {named}. Put the paintings in a folder (run any "
+            "notebook once online, or copy them) and set NSTHELPERS_CACHE to it.")
+    return where
 
 
 def kernel_environment(ipython_dir: Path) -> dict[str, str]:
@@ -160,8 +166,10 @@ def _jpeg(data: bytes, quality: int = JPEG_QUALITY) -> bytes | None:
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as image:
-        if image.mode in ("RGBA", "LA") and image.getextrema()[-1][0] < 255:
-            return None
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+            lowest = image.convert("RGBA").getchannel("A").getextrema()[0]
+            if isinstance(lowest, (int, float)) and lowest < 255:
+                return None
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, "JPEG", quality=quality, optimize=True)
     return buffer.getvalue()
@@ -259,13 +267,14 @@ def main(argv: list[str] | None = None) -> int:
     if not todo:
         print("every executed copy is up to date")
         return 0
-    painting_cache()
+    cache = painting_cache()
     failed = []
     with tempfile.TemporaryDirectory() as ipython_dir:
         profile = Path(ipython_dir) / "profile_default"
         profile.mkdir()
         (profile / "ipython_kernel_config.py").write_text(KERNEL_CONFIG)
         env = kernel_environment(Path(ipython_dir))
+        env["NSTHELPERS_CACHE"] = str(cache)
         for number, path in enumerate(todo, 1):
             name = path.relative_to(REPO)
             print(f"[{number}/{len(todo)}] {name} ({reasons[path] or 'asked for'}) ...", flush=True)

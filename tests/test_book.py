@@ -145,3 +145,13 @@ def test_site_checks_find_broken_links_missing_anchors_and_remote_resources(tmp_
 def test_build_without_executed_copies_names_the_command(tmp_path):
     with pytest.raises(RuntimeError, match="make executed"):
         book.build(tmp_path / "empty", tmp_path / "out")
+
+
+def test_readme_says_read_or_run_and_links_each_notebook_to_its_executed_copy():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    top = readme.split("## The package")[0]
+    assert "make book" in top.split("## Two commands")[0] and "make lab" in top.split("## Two commands")[0]
+    linked = set(re.findall(r"\]\((executed/[^)]+\.ipynb)\)", top))
+    wanted = {f"executed/{p.relative_to(book.executed_copies.SOURCE).as_posix()}"
+              for p in book.executed_copies.sources() if "solutions" not in p.parts}
+    assert linked == wanted, {"not linked": wanted - linked, "no such notebook": linked - wanted}

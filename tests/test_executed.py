@@ -147,9 +147,15 @@ def test_compact_turns_large_pictures_into_jpeg_and_keeps_small_or_transparent_o
 
 def test_painting_check_names_the_missing_paintings_and_the_fix(tmp_path, monkeypatch):
     monkeypatch.delenv("NSTHELPERS_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # the default cache, ~/.cache/nsthelpers, is empty
     with pytest.raises(SystemExit) as unset:
         ex.painting_cache()
-    assert "NSTHELPERS_CACHE (not set)" in str(unset.value) and "starry_night.jpg" in str(unset.value)
+    assert "NSTHELPERS_CACHE is not set" in str(unset.value) and "starry_night.jpg" in str(unset.value)
+    default = tmp_path / "home" / ".cache" / "nsthelpers"
+    default.mkdir(parents=True)
+    for name in ex.PAINTINGS:
+        (default / name).write_bytes(b"x")
+    assert ex.painting_cache() == default  # where a notebook run online put them
     (tmp_path / "starry_night.jpg").write_bytes(b"x")
     monkeypatch.setenv("NSTHELPERS_CACHE", str(tmp_path))
     with pytest.raises(SystemExit) as partial:
@@ -165,6 +171,7 @@ def test_painting_check_names_the_missing_paintings_and_the_fix(tmp_path, monkey
 def test_make_executed_refuses_to_run_without_the_paintings(course, monkeypatch):
     _save(course / "notebooks/01.ipynb", _notebook(_code("1 / 0")))
     monkeypatch.delenv("NSTHELPERS_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(course / "home"))
     with pytest.raises(SystemExit, match="NSTHELPERS_CACHE"):
         ex.main([])
     assert not (course / "executed").exists()  # checked before any kernel started
