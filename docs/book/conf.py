@@ -60,9 +60,12 @@ def _mathjax_source() -> Path:
     return Path(spec.origin).parent / "static" / "mathjax"
 
 
-def _copy_mathjax(app: Any, exception: BaseException | None) -> None:
+def _finish(app: Any, exception: BaseException | None) -> None:
+    """Copy MathJax into the site, and drop the theme's source maps (3.4 MB only a developer's tools read)."""
     if exception is not None or app.builder.format != "html":
         return
+    for source_map in (Path(app.outdir) / "_static").rglob("*.map"):
+        source_map.unlink()
     source, target = _mathjax_source(), Path(app.outdir) / "_static" / "mathjax"
     for part in MATHJAX_PARTS:
         if (source / part).is_dir():
@@ -74,4 +77,4 @@ def _copy_mathjax(app: Any, exception: BaseException | None) -> None:
 
 def setup(app: Any) -> None:
     _mathjax_source()  # fail early, with the fix, when the files are missing
-    app.connect("build-finished", _copy_mathjax)
+    app.connect("build-finished", _finish)

@@ -4,7 +4,7 @@ Builds the site from ``executed/`` (skipped when there is no executed copy yet),
 Chromium from the files themselves (``file://``, as a teacher's copy on a USB stick or an LMS would be), and
 follows the "next" link from the first page to the last. On every page: each picture has loaded (natural width
 above zero, from a local file or the page itself), each local link points at a file of the site, nothing was
-requested from another site, and the browser logged no error. The pages must come in course order
+requested from another site, formulas are typeset (MathJax from the site), and the browser logged no error. The pages must come in course order
 (``docs/book.py``'s ``sections``). A screenshot of a notebook page with a widget snapshot goes to
 ``tests/artifacts/book_<page>.png``.
 """
@@ -91,6 +91,8 @@ def test_the_site_reads_in_course_order_with_every_picture_and_link_working(site
             if urlsplit(link).scheme == "file":
                 target = _file_of(link)
                 assert target.is_file() or (target / "index.html").is_file(), f"{name}: broken link {link}"
+        if page.locator("div.math, span.math").count():  # formulas typeset by the site's own MathJax
+            page.wait_for_selector("mjx-container", timeout=30_000)
         if screenshot is None and page.locator(".nst-widget img").count():
             page.locator(".nst-widget").first.scroll_into_view_if_needed()
             screenshot = artifacts / f"book_{Path(name).stem}.png"
