@@ -7,9 +7,9 @@
     python docs/executed.py notebooks/03_gram_matrices.ipynb
 
 Each notebook under ``notebooks/`` (the core path, its solutions, the deep dives and theirs) runs top to bottom
-in a fresh kernel in the ``cpu`` profile, with the real paintings from ``NSTHELPERS_CACHE`` (else ``~/.cache/nsthelpers``; checked before
-anything runs: an executed copy made with the generated stand-ins would show the wrong pictures) and nothing
-downloaded. The copy goes to ``executed/`` under the same relative path, so links between notebooks keep
+in a fresh kernel in the ``cpu`` profile, with the real paintings from ``NSTHELPERS_CACHE`` (else
+``~/.cache/nsthelpers``; checked before anything runs: an executed copy made with the generated stand-ins would
+show the wrong pictures) and nothing downloaded. The copy goes to ``executed/`` under the same relative path, so links between notebooks keep
 working; ``notebooks/`` stays without outputs for students.
 
 A copy is *stale* when its code cells differ from its source notebook's (:func:`stale`); ``tests/`` fails on a
