@@ -206,7 +206,10 @@ def static_widgets(nb: dict) -> int:
     state = metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     count = 0
     for cell in nb["cells"]:
-        for output in cell.get("outputs", []):
+        # the pictures executed.py puts after each widget (for GitHub) are in the snapshot already
+        cell["outputs"] = [o for o in cell.get("outputs", [])
+                           if executed_copies.SNAPSHOT_KEY not in o.get("metadata", {})]
+        for output in cell["outputs"]:
             view = output.get("data", {}).get(WIDGET_VIEW)
             if view is not None:
                 output["data"] = {"text/html": widget_snapshot(view, state)}

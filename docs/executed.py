@@ -18,8 +18,9 @@ markdown is refreshed from the source without running anything (:func:`refresh_m
 
 Compact figures: matplotlib draws JPEG through the inline backend at 80 dpi, and large PNG outputs and the
 pictures held in widget state (ipywidgets' ``Image``) are re-encoded as JPEG (:func:`compact`). Widget state is
-stored, so a rendered view shows each widget's last picture. All copies together stay under
-:data:`LIMIT_BYTES`.
+stored, so a view with a widget manager (nbviewer, ``make book``'s snapshots) shows each widget's last picture;
+for the others (GitHub) each widget is followed by the pictures it showed (:func:`add_widget_pictures`). All
+copies together stay under :data:`LIMIT_BYTES`.
 """
 from __future__ import annotations
 
@@ -204,6 +205,71 @@ def compact(nb: dict) -> int:
     return count
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+SNAPSHOT_KEY = "nst_widget_snapshot"  # marks the picture outputs that add_widget_pictures put after a widget
+
+
+def widget_pictures(model_id: str, state: dict, seen: set[str] | None = None) -> list[tuple[str, str]]:
+    """``(mime type, base64 data)`` of every picture a stored widget shows, in layout order: its ``Image``
+    widgets and the figures in its ``Output`` areas, children included, hidden ones left out."""
+    seen = set() if seen is None else seen
+    model_id = str(model_id).removeprefix("IPY_MODEL_")
+    if model_id in seen or model_id not in state:
+        return []
+    seen.add(model_id)
+    model = state[model_id]
+    s = model.get("state", {})
+    layout = state.get(str(s.get("layout", "")).removeprefix("IPY_MODEL_"), {}).get("state", {})
+    if layout.get("display") == "none":
+        return []
+    if model.get("model_name") == "ImageModel":
+        fmt = {"jpg": "jpeg"}.get(str(s.get("format", "png")), str(s.get("format", "png")))
+        return [(f"image/{fmt}", b["data"]) for b in model.get("buffers", [])
+                if b.get("path") == ["value"] and b.get("encoding") == "base64" and b.get("data")
+                and fmt in ("png", "jpeg", "gif")]
+    found: list[tuple[str, str]] = []
+    for output in s.get("outputs", []) if model.get("model_name") == "OutputModel" else []:
+        data = output.get("data", {})
+        if WIDGET_VIEW in data:
+            found += widget_pictures(data[WIDGET_VIEW].get("model_id", ""), state, seen)
+        mime = next((m for m in ("image/jpeg", "image/png", "image/gif") if m in data), None)
+        if mime:
+            found.append((mime, _text(data[mime]).replace("\n", "")))
+    for child in s.get("children", []):
+        found += widget_pictures(child, state, seen)
+    return found
+
+
+def add_widget_pictures(nb: dict) -> int:
+    """After each widget output, the pictures it showed when the notebook ran, as plain image outputs.
+
+    Renderers without a widget manager (GitHub's among them) show a widget as nothing or as text such as
+    ``VBox(children=...)``; the picture beside it shows what the reader would have seen. In place and idempotent
+    (earlier pictures are replaced); returns how many pictures the notebook now has after its widgets.
+    """
+    state = nb.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    count = 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        outputs = []
+        for output in cell.get("outputs", []):
+            if SNAPSHOT_KEY in output.get("metadata", {}):
+                continue
+            outputs.append(output)
+            view = output.get("data", {}).get(WIDGET_VIEW)
+            if view is None:
+                continue
+            for mime, data in widget_pictures(view.get("model_id", ""), state):
+                outputs.append({"output_type": "display_data", "metadata": {SNAPSHOT_KEY: view.get("model_id", "")},
+                                "data": {mime: data, "text/plain": "<the widget's picture as the notebook left it: "
+                                                                  "run the notebook to use the widget>"}})
+                count += 1
+        cell["outputs"] = outputs
+    return count
+
+
 def execute(source: Path, env: dict[str, str]) -> float:
     """Run ``source`` in a fresh kernel and write its compact executed copy; return the seconds it took."""
     import nbclient
@@ -224,6 +290,7 @@ def execute(source: Path, env: dict[str, str]) -> float:
     seconds = time.perf_counter() - start
     out = json.loads(nbformat.writes(nb))
     compact(out)
+    add_widget_pictures(out)
     out["metadata"]["nst_executed"] = {
         "profile": "cpu", "seconds": round(seconds, 1), "date": datetime.date.today().isoformat(),
         "machine": f"CPU ({platform.machine()}, {os.cpu_count()} cores)", "paintings": "real",
@@ -264,6 +331,13 @@ def main(argv: list[str] | None = None) -> int:
     for path in chosen:
         if path not in todo and refresh_markdown(path):
             print(f"{path.relative_to(REPO)}: markdown refreshed")
+        if path not in todo and reasons[path] is None:
+            copy = _read(copy_path(path))
+            before = _canonical(copy["cells"])
+            add_widget_pictures(copy)
+            if _canonical(copy["cells"]) != before:
+                _write(copy_path(path), copy)
+                print(f"{path.relative_to(REPO)}: widget pictures added")
     if not todo:
         print("every executed copy is up to date")
         return 0

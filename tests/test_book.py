@@ -90,7 +90,10 @@ def test_static_widgets_replaces_widget_outputs_and_drops_the_state():
         {"output_type": "execute_result", "execution_count": 3, "metadata": {},
          "data": {book.WIDGET_VIEW: view, "text/plain": "VBox(children=...)"}}]}],
         "metadata": {"widgets": {book.WIDGET_STATE: {"state": _lab_state(), "version_major": 2}}}}
+    ex = book.executed_copies
+    assert ex.add_widget_pictures(nb) == 2  # the copy on GitHub: the lab's picture and its Output area's
     assert book.static_widgets(nb) == 1
+    assert len(nb["cells"][0]["outputs"]) == 1  # in the site the snapshot shows them: no second copy
     data = nb["cells"][0]["outputs"][0]["data"]
     assert list(data) == ["text/html"] and "nst-widget" in data["text/html"] and "<img" in data["text/html"]
     assert "widgets" not in nb["metadata"]  # nothing left for a widget manager (from a CDN) to render

@@ -207,5 +207,49 @@ def test_a_notebook_runs_into_a_compact_copy_with_widget_state(course, monkeypat
     view = nb["cells"][2]["outputs"][0]["data"]["application/vnd.jupyter.widget-view+json"]
     state = nb["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     assert state[view["model_id"]]["state"]["value"] == 7
+    assert ex.add_widget_pictures(nb) == 0  # a slider shows no picture: nothing added after it
     assert nb["metadata"]["nst_executed"]["profile"] == "cpu" and nb["metadata"]["nst_executed"]["seconds"] > 0
     assert ex.stale(source) is None
+
+
+def test_widget_pictures_follow_each_widget_for_renderers_without_a_widget_manager():
+    b64 = lambda data: base64.b64encode(data).decode("ascii")  # noqa: E731
+    first, second = b64(_png(size=4)), b64(_png(size=5))
+    state = {
+        "box": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_img", "IPY_MODEL_out", "IPY_MODEL_gone"]}},
+        "img": {"model_name": "ImageModel", "state": {"format": "png"},
+                "buffers": [{"path": ["value"], "encoding": "base64", "data": first}]},
+        "out": {"model_name": "OutputModel", "state": {"outputs": [
+            {"output_type": "display_data", "metadata": {}, "data": {"image/png": second, "text/plain": "fig"}}]}},
+        "gone": {"model_name": "ImageModel", "state": {"format": "png", "layout": "IPY_MODEL_hide"},
+                 "buffers": [{"path": ["value"], "encoding": "base64", "data": first}]},
+        "hide": {"model_name": "LayoutModel", "state": {"display": "none"}},
+    }
+    assert ex.widget_pictures("IPY_MODEL_box", state) == [("image/png", first), ("image/png", second)]
+    view = {"output_type": "execute_result", "execution_count": 1, "metadata": {},
+            "data": {ex.WIDGET_VIEW: {"model_id": "box"}, "text/plain": "HBox(...)"}}
+    nb = _notebook(_code("lab", [view]))
+    nb["metadata"]["widgets"] = {ex.WIDGET_STATE: {"state": state, "version_major": 2}}
+    assert ex.add_widget_pictures(nb) == 2
+    outputs = nb["cells"][0]["outputs"]
+    assert outputs[0] == view and [o["data"]["image/png"] for o in outputs[1:]] == [first, second]
+    assert all(o["metadata"] == {ex.SNAPSHOT_KEY: "box"} for o in outputs[1:])
+    assert ex.add_widget_pictures(nb) == 2 and len(nb["cells"][0]["outputs"]) == 3  # again: the same, not twice
+
+
+def test_make_executed_adds_widget_pictures_to_up_to_date_copies_without_running_them(course, monkeypatch, capsys):
+    monkeypatch.delenv("NSTHELPERS_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(course / "home"))  # no paintings: running a kernel would stop with an error
+    picture = base64.b64encode(_png(size=4)).decode("ascii")
+    source = _save(course / "notebooks/01.ipynb", _notebook(_code("lab")))
+    copy = _notebook(_code("lab", [{"output_type": "display_data", "metadata": {},
+                                    "data": {ex.WIDGET_VIEW: {"model_id": "img"}, "text/plain": "Image()"}}]))
+    copy["metadata"]["widgets"] = {ex.WIDGET_STATE: {"version_major": 2, "state": {"img": {
+        "model_name": "ImageModel", "state": {"format": "png"},
+        "buffers": [{"path": ["value"], "encoding": "base64", "data": picture}]}}}}
+    _save(ex.copy_path(source), copy)
+    assert ex.main([]) == 0
+    assert "notebooks/01.ipynb: widget pictures added" in capsys.readouterr().out
+    outputs = json.loads(ex.copy_path(source).read_text())["cells"][0]["outputs"]
+    assert [list(o["data"]) for o in outputs] == [[ex.WIDGET_VIEW, "text/plain"], ["image/png", "text/plain"]]
+    assert ex.main([]) == 0 and "widget pictures added" not in capsys.readouterr().out
