@@ -316,11 +316,14 @@ def stage(executed_dir: Path, staging: Path) -> dict[str, list[str]]:
     assets = [p.relative_to(REPO).as_posix() for folder in ASSET_DIRS for p in sorted((REPO / folder).iterdir())
               if p.suffix.lower() in ASSET_SUFFIXES]
     staged = {f"{page}.ipynb" for page in notebooks} | set(MARKDOWN_PAGES) | set(assets)
-    report: dict[str, list[str]] = {"missing": [], "widgets": []}
+    report: dict[str, list[str]] = {"missing": [], "stale": [], "widgets": []}
     for page in notebooks:
         source = REPO / f"{page}.ipynb"
         copy = executed_dir / source.relative_to(executed_copies.SOURCE)
         nb = json.loads((copy if copy.is_file() else source).read_text(encoding="utf-8"))
+        if copy.is_file() and executed_copies.code_cells(nb) != executed_copies.code_cells(
+                json.loads(source.read_text(encoding="utf-8"))):
+            report["stale"].append(f"{page}.ipynb")
         if not copy.is_file():
             report["missing"].append(f"{page}.ipynb")
             nb["cells"].insert(1, {"cell_type": "markdown", "metadata": {}, "source": (
@@ -453,7 +456,8 @@ def build(executed_dir: Path = executed_copies.EXECUTED, out: Path = OUT, quiet:
         raise RuntimeError(f"sphinx-build failed ({proc.returncode}):\n{(proc.stderr or '')[-3000:]}")
     result = {
         "seconds": time.perf_counter() - start, "site": site, "bytes": site_bytes(site),
-        "pages": len(pages(site)), "missing": staged["missing"], "widgets": staged["widgets"],
+        "pages": len(pages(site)), "missing": staged["missing"], "stale": staged["stale"],
+        "widgets": staged["widgets"],
         "broken": broken_links(site), "remote": remote_resources(site),
         "warnings": [w for w in (out / "warnings.txt").read_text().splitlines() if w.strip()],
     }
@@ -478,6 +482,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     if result["missing"]:
         print(f"{len(result['missing'])} notebooks have no executed copy and are shown without outputs "
               f"(run `make executed`): {', '.join(result['missing'])}")
+    if result["stale"]:
+        print(f"{len(result['stale'])} executed copies are stale (their code differs from the notebook's; run "
+              f"`make executed`): {', '.join(result['stale'])}")
     for problem in ("broken", "remote"):
         for line in result[problem]:
             print(f"{'broken link' if problem == 'broken' else 'loads from another site'}: {line}")

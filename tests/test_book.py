@@ -158,3 +158,33 @@ def test_readme_says_read_or_run_and_links_each_notebook_to_its_executed_copy():
     wanted = {f"executed/{p.relative_to(book.executed_copies.SOURCE).as_posix()}"
               for p in book.executed_copies.sources() if "solutions" not in p.parts}
     assert linked == wanted, {"not linked": wanted - linked, "no such notebook": linked - wanted}
+
+
+def test_stage_writes_every_page_at_its_repository_path(tmp_path):
+    """Staging only (no Sphinx): the committed executed copy of 02, a stale copy of 03, the rest missing."""
+    import json
+    import shutil
+
+    executed = tmp_path / "executed"
+    executed.mkdir()
+    shutil.copy(ROOT / "executed" / "02_feature_maps.ipynb", executed)
+    stale = json.loads((ROOT / "notebooks" / "03_gram_matrices.ipynb").read_text(encoding="utf-8"))
+    next(c for c in stale["cells"] if c["cell_type"] == "code")["source"] = "# an older version of the cell"
+    (executed / "03_gram_matrices.ipynb").write_text(json.dumps(stale), encoding="utf-8")
+    src = tmp_path / "src"
+    report = book.stage(executed, src)
+    assert "notebooks/03_gram_matrices.ipynb" in report["stale"]
+    assert "notebooks/00_first_style_transfer.ipynb" in report["missing"]
+    assert "notebooks/02_feature_maps.ipynb" not in report["missing"]
+    assert report["widgets"] == ["notebooks/02_feature_maps.ipynb"]
+    page = json.loads((src / "notebooks/02_feature_maps.ipynb").read_text(encoding="utf-8"))
+    assert "widgets" not in page["metadata"] and "nst-widget" in json.dumps(page)
+    missing = json.loads((src / "notebooks/00_first_style_transfer.ipynb").read_text(encoding="utf-8"))
+    assert "executed copy is missing" in missing["cells"][1]["source"]
+    assert "(profile)=" in (src / "GLOSSARY.md").read_text(encoding="utf-8")
+    assert (src / "docs/gallery/README.md").read_text(encoding="utf-8").startswith("# Gallery")
+    assert (src / "docs/figures/02_feature_maps.jpg").is_file()
+    index = (src / "index.md").read_text(encoding="utf-8")
+    assert index.index("notebooks/00_first") < index.index("notebooks/01_vgg") < index.index("deep_dives/01_x") \
+        < index.index("solutions/01_vgg") < index.index("TEACHING") < index.index("docs/gallery/README")
+    assert len(list(src.rglob("*.ipynb"))) == len(book.executed_copies.sources())
