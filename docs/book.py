@@ -428,7 +428,7 @@ def remote_resources(site: Path) -> list[str]:
         for tag, attribute, value in references(page):
             loads = (tag in ("script", "img", "iframe", "source", "video", "audio", "embed") and attribute == "src"
                      or tag == "link" and attribute == "href")
-            if loads and urlsplit(value).scheme in ("http", "https", "") and value.startswith(("http", "//")):
+            if loads and value.startswith(("http://", "https://", "//")):
                 if tag == "link" and not re.search(r"\.(css|js|woff2?)(\?|$)", value):
                     continue  # <link rel="canonical"> and the like are not loaded
                 found.append(f"{page.relative_to(site)}: {value}")
@@ -448,6 +448,7 @@ def build(executed_dir: Path = executed_copies.EXECUTED, out: Path = OUT, quiet:
     start = time.perf_counter()
     staged = stage(executed_dir, out / "src")
     site = out / "html"
+    shutil.rmtree(site, ignore_errors=True)  # no page of a notebook since removed (Sphinx keeps its cache)
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(CONF_DIR), "-d", str(out / "doctrees"),
                "--keep-going", "-w", str(out / "warnings.txt"), *(["-q"] if quiet else []),
                str(out / "src"), str(site)]
