@@ -1,10 +1,10 @@
-"""nsthelpers.adain: the AdaIN operation against numpy, the decoder, α and interpolation, training, the file."""
+"""nsthelpers.feedforward.adain: the AdaIN operation against numpy, the decoder, α and interpolation, training, the file."""
 import numpy as np
 import pytest
 import torch
 
-from nsthelpers import adain, fast
-from nsthelpers.trainset import TrainingCrops
+from nsthelpers.feedforward import adain, fast
+from nsthelpers.feedforward.trainset import TrainingCrops
 
 
 def test_adain_gives_the_content_the_style_features_mean_and_std(rng):

@@ -1,10 +1,10 @@
-"""Mixed precision (nsthelpers.amp): GradScaler skips overflowing fp16 steps and lowers its scale; bf16 needs
+"""Mixed precision (nsthelpers.deepdives.amp): GradScaler skips overflowing fp16 steps and lowers its scale; bf16 needs
 no scaler; clipping the frozen network's gradients changes nothing."""
 import pytest
 import torch
 
 import nsthelpers as nst
-from nsthelpers.amp import amp_adam
+from nsthelpers.deepdives.amp import amp_adam
 
 
 @pytest.fixture(scope="module")

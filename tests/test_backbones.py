@@ -1,4 +1,4 @@
-"""Lighter loss networks (nsthelpers.backbones): structure against torchvision's own forward, and the
+"""Lighter loss networks (nsthelpers.deepdives.backbones): structure against torchvision's own forward, and the
 clear error when the ImageNet weights are not in the cache."""
 import urllib.error
 import urllib.request
@@ -8,8 +8,8 @@ import torch
 import torchvision
 
 from nsthelpers import WeightsUnavailableError
-from nsthelpers.backbones import BACKBONES, backbone_spec, load_backbone
-from nsthelpers.vgg import IMAGENET_MEAN, IMAGENET_STD
+from nsthelpers.deepdives.backbones import BACKBONES, backbone_spec, load_backbone
+from nsthelpers.images import IMAGENET_MEAN, IMAGENET_STD
 
 
 def _normalised(x):

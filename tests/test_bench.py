@@ -14,7 +14,7 @@ from nsthelpers.vgg import Preprocess, VGG19Features
 BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCH_DIR))
 import bench  # noqa: E402
-from nsthelpers import reference as ref  # noqa: E402
+from nsthelpers.deepdives import reference as ref  # noqa: E402
 
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nsthelpers.cli import build_parser, main
+from nsthelpers.cli.commands import build_parser, main
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_help_documents_every_option_with_default():
 
 def test_weights_export_then_students_load_it_offline(tmp_path, capsys, monkeypatch):
     out = tmp_path / "class" / "vgg19-features.pth"
-    assert main(["weights", "export", "--features-only", "--half", str(out), "--weights", "caffe"]) == 0
+    assert main(["weights", "export", "--half", str(out), "--weights", "caffe"]) == 0
     assert "NSTHELPERS_WEIGHTS=" in capsys.readouterr().out
     assert 35e6 < out.stat().st_size < 45e6
     assert main(["weights", "verify", str(out)]) == 0
@@ -107,7 +107,7 @@ def test_stylize_cli_with_masks_colour_and_scales(images, tmp_path):
 
 
 def test_preview_flag_uses_small_fast_settings(images, tmp_path, monkeypatch):
-    import nsthelpers.cli as cli
+    import nsthelpers.cli.commands as cli
 
     seen = {}
 

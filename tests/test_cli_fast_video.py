@@ -7,7 +7,10 @@ import torch
 from PIL import Image
 
 import nsthelpers as nst
-from nsthelpers import cli_fast, cli_video, fast, synthclip, video
+from nsthelpers import video
+from nsthelpers.cli import fast as cli_fast, video as cli_video
+from nsthelpers.feedforward import fast
+from nsthelpers.video import synthclip
 
 
 def nst_main(argv):

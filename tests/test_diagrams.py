@@ -1,4 +1,4 @@
-"""nsthelpers.diagrams: the concept figures show the network's real shapes and the chosen loss layers."""
+"""nsthelpers.viz.diagrams: the concept figures show the network's real shapes and the chosen loss layers."""
 from __future__ import annotations
 
 import matplotlib
@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 import nsthelpers as nst
-from nsthelpers import diagrams
+from nsthelpers.viz import diagrams
 
 
 def _texts(fig):

@@ -1,12 +1,12 @@
-"""nsthelpers.fast: TransformerNet's shape and gradients, the perceptual-loss trainer, the network file."""
+"""nsthelpers.feedforward.fast: TransformerNet's shape and gradients, the perceptual-loss trainer, the network file."""
 import pytest
 import torch
 from torch import nn
 
 import nsthelpers as nst
-from nsthelpers import fast
+from nsthelpers.feedforward import fast
 from nsthelpers.objective import default_style_weight
-from nsthelpers.trainset import TrainingCrops
+from nsthelpers.feedforward.trainset import TrainingCrops
 
 
 def test_transformer_net_keeps_any_size_and_stays_in_range():

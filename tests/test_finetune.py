@@ -1,10 +1,10 @@
-"""Transfer learning (nsthelpers.finetune): the dataset's splits are disjoint, freezing is what it says, the
+"""Transfer learning (nsthelpers.deepdives.finetune): the dataset's splits are disjoint, freezing is what it says, the
 loss network is never touched, and the texture classifier learns."""
 import pytest
 import torch
 
 from nsthelpers.data import TEXTURES
-from nsthelpers.finetune import (
+from nsthelpers.deepdives.finetune import (
     TextureClassifier,
     accuracy,
     texture_dataset,

@@ -9,7 +9,7 @@ import torch
 
 import nsthelpers as nst
 from nsthelpers import data
-from nsthelpers.live import LiveRun
+from nsthelpers.widgets.live import LiveRun
 from nsthelpers.loop import StepInfo, StyleResult
 from nsthelpers.widgets import LivePreview
 

@@ -1,4 +1,4 @@
-"""The tutorial's loss-as-layers pattern (nsthelpers.loss_modules) against Objective: value and gradient."""
+"""The tutorial's loss-as-layers pattern (nsthelpers.deepdives.loss_modules) against Objective: value and gradient."""
 from __future__ import annotations
 
 import pytest
@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 import nsthelpers as nst
-from nsthelpers.loss_modules import (
+from nsthelpers.deepdives.loss_modules import (
     ContentLoss,
     StyleLoss,
     build_loss_network,

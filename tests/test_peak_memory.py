@@ -4,7 +4,7 @@ import sys
 import pytest
 import torch
 
-from nsthelpers.peak_memory import PeakMemory, memory_method
+from nsthelpers.deepdives.peak_memory import PeakMemory, memory_method
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is Linux-only")

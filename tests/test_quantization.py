@@ -1,4 +1,4 @@
-"""nsthelpers.quantization: optimal 1-D k-means, rounding cells, and the float stand-ins for the caffe weights."""
+"""nsthelpers.deepdives.quantization: optimal 1-D k-means, rounding cells, and the float stand-ins for the caffe weights."""
 from __future__ import annotations
 
 import itertools
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from nsthelpers.quantization import (
+from nsthelpers.deepdives.quantization import (
     kmeans_1d,
     quantisation_cells,
     relative_activation_error,

@@ -277,7 +277,7 @@ def test_cli_writes_the_kept_picture_and_says_so_in_one_line(tmp_path, photo, st
 
 # ------------------------------------------------------------------------------------ the lab and nst video
 def test_the_lab_defaults_to_the_profiles_size_never_larger_than_the_photo(random_vgg, photo, style, monkeypatch):
-    from nsthelpers.lab import StyleLab
+    from nsthelpers.widgets.lab import StyleLab
 
     lab = StyleLab(random_vgg, photo, {"s": style}, content_layers=["relu2_1"], style_layers=["relu1_1"],
                    device="cpu")
@@ -290,7 +290,8 @@ def test_the_lab_defaults_to_the_profiles_size_never_larger_than_the_photo(rando
 
 def test_nst_video_defaults_to_the_profiles_size_never_larger_than_the_clip(tmp_path, monkeypatch):
     import nsthelpers as nst
-    from nsthelpers import synthclip, video
+    from nsthelpers import video
+    from nsthelpers.video import synthclip
 
     clip = synthclip.synthetic_clip(nst.data.content_photo("coffee", max_size=96),
                                     nst.data.generated_texture("dots", 32), frames=2, size=(48, 64))

@@ -1,4 +1,4 @@
-"""nsthelpers.speed (ms/step and time-to-loss, driven by a fake clock) and viz.speedup_bars."""
+"""nsthelpers.deepdives.speed (ms/step and time-to-loss, driven by a fake clock) and speed.speedup_bars."""
 from __future__ import annotations
 
 import math
@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from nsthelpers import speed, viz  # noqa: E402
+from nsthelpers.deepdives import speed  # noqa: E402
 
 
 class FakeClock:
@@ -180,14 +180,14 @@ def test_ratios_against_the_reference_measured_in_the_same_rounds():
     assert r == {"reference": 1.0, "early": 2.0, "late": 2.0}
     text = speed.speedup_table(values, "reference", baselines={"late": 400.0})
     assert text.splitlines()[3].split()[-1] == "×2.00"
-    fig = viz.speedup_bars(values, "reference", baselines={"late": 400.0})
+    fig = speed.speedup_bars(values, "reference", baselines={"late": 400.0})
     assert [p.get_width() for p in fig.axes[0].patches] == pytest.approx([1.0, 2.0, 2.0])
     plt.close(fig)
 
 
 def test_speedup_bars_draws_one_bar_per_measured_entry():
     values = {"reference": 300.0, "fast": 100.0, "slower": 600.0, "skipped": None}
-    fig = viz.speedup_bars(values, "reference", notes={"skipped": "CUDA only"}, title="t")
+    fig = speed.speedup_bars(values, "reference", notes={"skipped": "CUDA only"}, title="t")
     ax = fig.axes[0]
     widths = [p.get_width() for p in ax.patches]
     assert widths == pytest.approx([1.0, 3.0, 0.5, 0.0])
@@ -198,7 +198,7 @@ def test_speedup_bars_draws_one_bar_per_measured_entry():
     assert [p.get_y() for p in ax.patches] == sorted((p.get_y() for p in ax.patches), reverse=True)
     plt.close(fig)
     with pytest.raises(ValueError):
-        viz.speedup_bars({"a": None}, "a")
+        speed.speedup_bars({"a": None}, "a")
 
 
 def test_sync_accepts_cpu_and_none():

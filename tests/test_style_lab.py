@@ -8,7 +8,7 @@ import torch
 
 import nsthelpers as nst
 from nsthelpers import data
-from nsthelpers.lab import LAB_STYLES, StyleLab, describe_changes
+from nsthelpers.widgets.lab import LAB_STYLES, StyleLab, describe_changes
 from nsthelpers.widgets import StyleLabWidget
 
 SIZE = 32

@@ -1,9 +1,9 @@
-"""nsthelpers.trainset: the offline photos, and random multi-scale crops with flips and colour jitter."""
+"""nsthelpers.feedforward.trainset: the offline photos, and random multi-scale crops with flips and colour jitter."""
 import pytest
 import torch
 
-from nsthelpers import trainset
-from nsthelpers.trainset import TrainingCrops
+from nsthelpers.feedforward import trainset
+from nsthelpers.feedforward.trainset import TrainingCrops
 
 
 def test_held_out_photos_are_never_trained_on_and_every_photo_is_in_colour():

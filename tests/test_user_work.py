@@ -19,9 +19,13 @@ import torch
 from PIL import Image
 
 import nsthelpers as nst
-from nsthelpers import cli, cli_video, fast, images, outputs, synthclip, temporal, video
+from nsthelpers import images, outputs, video
+from nsthelpers.cli import commands as cli
+from nsthelpers.cli import video as cli_video
+from nsthelpers.feedforward import fast
+from nsthelpers.video import frames, synthclip, temporal
 from nsthelpers.cli import main
-from nsthelpers.lab import StyleLab
+from nsthelpers.widgets.lab import StyleLab
 
 FAST = ["--weights", "random", "--device", "cpu", "--quiet", "--style-layers", "relu1_1,relu2_1",
         "--content-layers", "relu2_1", "--scales", "none"]
@@ -284,12 +288,12 @@ def test_a_failed_encode_is_an_error_and_keeps_the_frames(clip_file, net_file, t
 
     def encoder_that_fails(path, arrays, fps):  # what ffmpeg does when it cannot open its output
         raise OSError(1, "Operation not permitted", str(path))
-    monkeypatch.setattr(video, "_encode", encoder_that_fails)
+    monkeypatch.setattr(frames, "_encode", encoder_that_fails)
     assert main(["video", str(clip_file), "-o", str(out), "--fast", str(net_file), "--size", "32", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "could not write" in err and "Operation not permitted" in err and "kept in" in err
     assert not out.exists() and len(list(video.frames_folder(out).glob("frame_*.png"))) == 6
-    monkeypatch.setattr(video, "_encode", lambda path, arrays, fps: path.write_bytes(b""))  # exits 0, writes nothing
+    monkeypatch.setattr(frames, "_encode", lambda path, arrays, fps: path.write_bytes(b""))  # exits 0, writes nothing
     assert main(["video", str(clip_file), "-o", str(out), "--fast", str(net_file), "--size", "32", "--quiet"]) == 2
     assert "could not write" in capsys.readouterr().err and video.frames_folder(out).exists() and not out.exists()
     monkeypatch.undo()

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 import nsthelpers as nst
-from nsthelpers import flow, synthclip, temporal, video
+from nsthelpers import video
+from nsthelpers.video import flow, synthclip, temporal
 
 
 def test_warp_of_a_known_flow_matches_a_hand_computation():
