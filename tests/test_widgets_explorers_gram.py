@@ -65,7 +65,7 @@ def _descendants(widget):
 
 def test_explorer_renders_into_an_image_not_an_output_widget(acts):
     # nbclient stalls until the cell timeout on large outputs captured by an ipywidgets.Output
-    # (tests/test_widget_cells_nbclient.py runs the notebook cell itself with a real painting)
+    # (tests/test_widgets_under_nbclient.py runs the notebook cell itself with a real painting)
     import ipywidgets
 
     ex = gram_entry_explorer(acts, draw=True)
