@@ -1,4 +1,4 @@
-"""Write the assignments' expected values (nsthelpers/grading_data.npz) from the bundled caffe VGG19, offline.
+"""Write the assignments' expected values (nsthelpers/grading/expected.npz) from the bundled caffe VGG19, offline.
 
 Run it only when a check's inputs change (tests/test_assignments.py recomputes the values and compares):
     PYTHONPATH=. NSTHELPERS_OFFLINE=1 python assignments/make_expected.py
@@ -6,7 +6,7 @@ Run it only when a check's inputs change (tests/test_assignments.py recomputes t
 import numpy as np
 import torch
 
-from nsthelpers import grading
+from nsthelpers.grading import expected as grading
 from nsthelpers.vgg import load_vgg19
 
 

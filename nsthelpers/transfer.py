@@ -19,7 +19,8 @@ import torch
 
 from . import checks, specs
 from .color import combine_luminance, luminance, match_color_histogram, match_luminance
-from .images import at_least, initial_image, load_image, resize_max_side, upsample_with_detail
+from .images import load_image, resize_max_side
+from .starts import at_least, initial_image, upsample_with_detail
 from .loop import StopReason, StyleResult, optimize, resolve_cuda_graphs, resolve_optimizer, resolve_precision
 from .memory import OutOfMemory, check_fits, free_cached, is_oom
 from .objective import Objective

