@@ -15,6 +15,7 @@ from the rows above it:
 ``loss_modules``, ``quantization``, ``diagrams``   the tutorial's loss-as-layers pattern; the 8-bit weights
                    measured against float stand-ins; concept figures (notebooks 01–04)
 ``checkpoint``     saving a long run and resuming it
+``step_hook``      what a GPU or a long run adds around the loop's steps: bf16, CUDA graphs, checkpoints
 ``plan``           before any work: the largest scale's memory check, and a run's time estimate
 ``loop``           ``optimize``: Adam or L-BFGS on the pixels — the short loop to read first
 ``transfer``       ``stylize``: images in, picture out (scales, colour, blends, masks, memory)

@@ -14,7 +14,7 @@ LAYERS = {
     "vgg": 1, "losses": 1, "analysis": 1,
     "checks": 2, "features": 2, "memory": 2, "viz": 2,
     "specs": 3, "plan": 3,
-    "objective": 4, "evaluate": 4, "quantization": 3, "loss_modules": 4, "diagrams": 4,
+    "objective": 4, "step_hook": 4, "evaluate": 4, "quantization": 3, "loss_modules": 4, "diagrams": 4,
     "loop": 5, "reference": 5,
     "transfer": 6, "live": 6,
     "lab": 7, "batch": 7,
