@@ -331,9 +331,7 @@ def _result(run: Run, objective: Objective, elapsed: float, init: torch.Tensor) 
         with torch.no_grad():
             terms = objective(picture.to(init.device, init.dtype))
         result.final = {k: terms[k].tolist() for k in LOSS_TERMS}  # floats; for a batch, one per item
-    result.settings["cuda_graphs"] = run.hook.graphed
-    if resumed is not None:
-        result.settings["resumed_from_step"] = resumed
+    result.settings.update(run.hook.settings())
     return result
 
 

@@ -178,6 +178,11 @@ class StepHook:
             return ""
         return f" (saved; re-run with the same checkpoint_path to resume from step {run.step})"
 
+    def settings(self) -> dict[str, Any]:
+        """What the run's result records of the hook: whether CUDA graphs were used; the step it resumed from."""
+        resumed = {} if self.resumed_from is None else {"resumed_from_step": self.resumed_from}
+        return {"cuda_graphs": self.graphed, **resumed}
+
     def _optimizer_state(self) -> dict | None:
         return self.optimizer.state_dict() if isinstance(self.optimizer, torch.optim.Adam) else None
 

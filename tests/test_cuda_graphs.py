@@ -134,6 +134,10 @@ def test_callback_stops_a_graphed_run(problem, graphs):
                  callback=lambda info: seen.append(info.step) or info.step >= 8)
     assert r.stopped == "callback" and r.steps_done == 8 and seen == [2, 4, 6, 8]
     assert len(r.history["total"]) == 8 and r.final["total"] > 0
+    # replays and ordinary steps stop alike: after the stopping step's update, the picture the callback saw
+    plain = optimize(objective, start, optimizer="adam", steps=20, callback_every=2, cuda_graphs=False,
+                     callback=lambda info: info.step >= 8)
+    _assert_same_run(r, plain)
 
 
 def test_too_short_a_run_is_never_captured(problem, graphs):
