@@ -50,7 +50,8 @@ class StepInfo:
     step: int
     steps: int
     losses: dict[str, float]
-    image: torch.Tensor  # (1, 3, H, W) in [0, 1], detached, on the optimisation device
+    image: torch.Tensor  # (1, 3, H, W) in [0, 1], detached, on the device: Adam's after the step's update,
+    #                      L-BFGS's the point it evaluated
 
 
 @dataclass
