@@ -10,10 +10,10 @@ import pytest
 import torch
 
 import nsthelpers as nst
-import nsthelpers.loop as loop_module
+import nsthelpers.step_hook as step_hook
 from nsthelpers import Objective, optimize
 from nsthelpers.data import content_photo, generated_texture
-from nsthelpers.loop import GRAPH_WARMUP_STEPS
+from nsthelpers.step_hook import GRAPH_WARMUP_STEPS
 
 pytestmark = [
     pytest.mark.cuda,
@@ -68,7 +68,7 @@ def test_fast_path_picture_agrees_with_fp32(model, pair):
 def test_adam_cuda_graph_is_captured_once_and_replayed(model, pair, monkeypatch):
     """A real capture: one recording, then every later step a replay; same losses as ordinary steps."""
     counts = {"captures": 0, "replays": 0}
-    real_backend = loop_module._graph_backend
+    real_backend = step_hook._graph_backend
 
     def counting_backend(device):
         backend = real_backend(device)
@@ -87,7 +87,7 @@ def test_adam_cuda_graph_is_captured_once_and_replayed(model, pair, monkeypatch)
         backend.capture = counted_capture
         return backend
 
-    monkeypatch.setattr(loop_module, "_graph_backend", counting_backend)
+    monkeypatch.setattr(step_hook, "_graph_backend", counting_backend)
     steps = 40
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # "CUDA graphs not used: ..." would fail the test

@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from nsthelpers import Objective, optimize, stylize
-import nsthelpers.loop as loop_module
-from nsthelpers.loop import GRAPH_WARMUP_STEPS, resolve_cuda_graphs
+import nsthelpers.step_hook as step_hook
+from nsthelpers import RunSpec
+from nsthelpers.step_hook import GRAPH_WARMUP_STEPS, resolve_cuda_graphs
 
 
 LAYERS = dict(content_layers=["relu2_2"], style_layers=["relu1_1", "relu2_1"])
@@ -57,9 +58,9 @@ def graphs(monkeypatch):
     """Turn the graph path on for the CPU with a given stand-in backend."""
 
     def use(backend: ReplayBackend) -> ReplayBackend:
-        monkeypatch.setattr(loop_module, "_CAPTURE_FAILED", set())
-        monkeypatch.setattr(loop_module, "resolve_cuda_graphs", lambda *args: True)
-        monkeypatch.setattr(loop_module, "_graph_backend", lambda device: backend)
+        monkeypatch.setattr(step_hook, "_CAPTURE_FAILED", set())
+        monkeypatch.setattr(step_hook, "resolve_cuda_graphs", lambda *args: True)
+        monkeypatch.setattr(step_hook, "_graph_backend", lambda device: backend)
         return backend
 
     return use
@@ -133,6 +134,10 @@ def test_callback_stops_a_graphed_run(problem, graphs):
                  callback=lambda info: seen.append(info.step) or info.step >= 8)
     assert r.stopped == "callback" and r.steps_done == 8 and seen == [2, 4, 6, 8]
     assert len(r.history["total"]) == 8 and r.final["total"] > 0
+    # replays and ordinary steps stop alike: after the stopping step's update, the picture the callback saw
+    plain = optimize(objective, start, optimizer="adam", steps=20, callback_every=2, cuda_graphs=False,
+                     callback=lambda info: info.step >= 8)
+    _assert_same_run(r, plain)
 
 
 def test_too_short_a_run_is_never_captured(problem, graphs):
@@ -152,7 +157,7 @@ def test_cuda_graphs_choice_is_checked():
     with pytest.raises(ValueError, match="needs optimizer='adam'"):
         resolve_cuda_graphs(True, "lbfgs", cuda)
     with pytest.raises(ValueError, match="choose 'auto', True or False"):
-        resolve_cuda_graphs("yes", "adam", cpu)
+        RunSpec(cuda_graphs="yes")  # the value itself is checked once, by the spec
 
 
 def test_stylize_rejects_cuda_graphs_on_cpu_before_work(random_vgg):

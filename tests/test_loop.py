@@ -1,10 +1,17 @@
-"""The loop itself (nsthelpers.loop): the stopping rule, specs and overrides, what a run records."""
+"""The loop itself (nsthelpers.loop): notebook 05's loop line for line, the stop reasons, the stopping rule, specs and
+overrides, what a run records."""
+import ast
 import dataclasses
+import inspect
+import math
+from pathlib import Path
 
+import nbformat
 import pytest
 import torch
 
-from nsthelpers import RunSpec, optimize
+from nsthelpers import RunSpec, StopOptimization, loop, optimize, step_hook
+from nsthelpers.step_hook import StepHook
 
 
 class Quadratic:
@@ -113,3 +120,138 @@ def test_lbfgs_returns_the_best_point_it_evaluated_wherever_the_budget_ends():
         assert r.final_losses["total"] == pytest.approx(min(totals), rel=1e-6)
         assert lr == 1.0 or totals[-1] > 10 * min(totals)  # the cases where the last point is not the best
         seen.clear()
+
+
+# ----------------------------------------------------------------------- the loop is notebook 05's loop
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "05_style_transfer_loop.ipynb"
+
+# The lines of _adam_loop that differ from notebook 05's adam_loop on purpose: package line -> notebook line
+# (None: no counterpart). Every other line must be the same, in the same order.
+PACKAGE_TO_NOTEBOOK = {
+    # optimize prepared the pixels (StepHook.pixels: a copy of the start that requires grad); run.lr_at is the
+    # notebook's cosine (checked below)
+    "x, lr_at = (run.x, run.lr_at)": "x = start.clone().requires_grad_(True)",
+    "for step in range(run.step, run.steps):": "for step in range(steps):",  # a resumed run starts at its step
+    "    losses = objective(x)": "    loss = nst_loss(x)",                  # the Objective returns every term
+    "    losses['total'].sum().backward()": "    loss.backward()",          # a batch: the items' totals add
+    "    if (stop := run.record(losses)):": "    history.append(loss.item())",  # the Run books every term,
+    "        return stop": None,                                             # and says when the run must stop
+    "return 'finished'": "return (x.detach(), history)",
+}
+NOTEBOOK_ONLY = {"history = []"}  # the Run holds the history
+
+
+def _notebook_function(name: str) -> ast.FunctionDef:
+    cell = next(c for c in nbformat.read(NOTEBOOK, as_version=4).cells
+                if c.cell_type == "code" and f"def {name}(" in c.source)
+    return next(n for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef) and n.name == name)
+
+
+def _without_hook(statements: list[ast.stmt], step_body: list[ast.stmt]) -> list[ast.stmt]:
+    """The loop as the notebook writes it: the step function inlined where the hook runs it, hook calls gone."""
+    out: list[ast.stmt] = []
+    for s in statements:
+        if isinstance(s, ast.FunctionDef):
+            continue  # the step, inlined below
+        if isinstance(s, ast.Assign) and ast.unparse(s.value).startswith("hook.step("):
+            out += step_body
+        elif not ast.unparse(s).startswith("hook."):
+            if isinstance(s, ast.For):
+                s.body = _without_hook(s.body, step_body)
+            out.append(s)
+    return out
+
+
+def _lines(statements: list[ast.stmt]) -> list[str]:
+    return ast.unparse(ast.Module(body=statements, type_ignores=[])).splitlines()  # no comments, one style
+
+
+def test_adam_loop_is_notebook_05s_loop_line_for_line_apart_from_the_hook():
+    package = ast.parse(inspect.getsource(loop._adam_loop)).body[0]
+    assert isinstance(package, ast.FunctionDef)
+    body = package.body[1:]  # without the docstring
+    step = next(s for s in body if isinstance(s, ast.FunctionDef))
+    step_body = [s for s in step.body if not isinstance(s, ast.Return)]
+    ours = _lines(_without_hook(body, step_body))
+    assert not [line for line in ours if "hook" in line]
+    translated = [PACKAGE_TO_NOTEBOOK.get(line, line) for line in ours]
+    notebook = [line for line in _lines(_notebook_function("adam_loop").body) if line not in NOTEBOOK_ONLY]
+    assert [line for line in translated if line is not None] == notebook
+    # and the schedule: the notebook's cosine is run.lr_at
+    namespace: dict = {"math": math, "LR": 0.05}
+    exec(ast.unparse(_notebook_function("cosine")), namespace)
+    run = loop.Run(START, 40, RunSpec(), 0.05, StepHook(torch.device("cpu")))
+    assert [run.lr_at(s) for s in range(40)] == [namespace["cosine"](s, 40) for s in range(40)]
+
+
+def _code_of(path: Path) -> str:
+    """A module's code without docstrings, comments, imports or ``__all__``."""
+    tree = ast.parse(path.read_text())
+    tree.body = [s for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom))
+                 and not (isinstance(s, ast.Assign) and ast.unparse(s.targets[0]) == "__all__")]
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(tree)
+
+
+def test_loop_py_holds_no_cuda_graph_precision_or_checkpoint_code():
+    code = _code_of(Path(loop.__file__))
+    for word in ("graph", "CUDAGraph", "capture", "replay", "stream", "autocast", "channels_last", "cudnn",
+                 "Checkpoint", "checkpoint", "capturable"):
+        assert word not in code, word
+    assert "graph" in _code_of(Path(step_hook.__file__))  # (the check can fail: the hook's module has them)
+
+
+def test_the_loops_return_why_they_stopped():
+    def ending(optimizer, objective=None, steps=30, **options):
+        objective = objective or Quadratic()
+        spec = RunSpec(optimizer=optimizer, **options)
+        hook = StepHook(torch.device("cpu"))
+        run = loop.Run(hook.pixels(START, objective), steps, spec, loop.DEFAULT_LR[optimizer], hook)
+        chosen = loop._adam_loop if optimizer == "adam" else loop._lbfgs_loop
+        return chosen(run, hook.forward(objective), hook), run.step
+
+    assert ending("adam") == ("finished", 30)
+    assert ending("lbfgs", steps=3) == ("finished", 3)  # L-BFGS's budget ends inside its line search
+    assert ending("adam", callback=lambda info: info.step == 20) == ("callback", 20)
+    assert ending("lbfgs", callback=lambda info: True, callback_every=2) == ("callback", 2)
+    assert ending("adam", Quadratic(offset=100.0, scale=1e-3), 200, stop_below=1e-3) == ("converged", 20)
+    assert ending("adam", Quadratic(offset=math.nan), callback_every=5) == ("non-finite loss", 5)
+    assert ending("lbfgs", Quadratic(offset=math.inf), callback_every=1) == ("non-finite loss", 1)
+
+
+def test_stop_optimization_means_the_caller_asked_to_stop():
+    class StopsAtTheFourthEvaluation(Quadratic):
+        calls = 0
+
+        def __call__(self, x):
+            self.calls += 1
+            if self.calls == 4:
+                raise StopOptimization
+            return super().__call__(x)
+
+    for optimizer in ("adam", "lbfgs"):
+        r = optimize(StopsAtTheFourthEvaluation(), START, steps=10, optimizer=optimizer)
+        assert r.stopped == "callback" and r.steps_done == 3 and len(r.history["total"]) == 3 and r.message == ""
+
+
+def test_an_adam_run_stopped_by_its_callback_returns_the_picture_the_callback_saw():
+    seen = []
+    r = optimize(Quadratic(), START, steps=20, optimizer="adam", callback_every=3,
+                 callback=lambda info: seen.append(info.image.clone()) or info.step == 9)
+    assert r.stopped == "callback" and r.steps_done == 9 and len(seen) == 3
+    assert torch.equal(r.image, seen[-1])  # the picture after step 9's update, like notebook 05's loop
+
+
+def test_each_run_option_is_checked_once_by_the_spec():
+    for bad in (dict(lr=-1.0), dict(cuda_graphs="yes"), dict(precision="fp8"), dict(optimizer="sgd")):
+        with pytest.raises(ValueError) as from_optimize:
+            optimize(Quadratic(), START, steps=3, **bad)
+        with pytest.raises(ValueError) as from_spec:
+            RunSpec(**bad)
+        assert str(from_optimize.value) == str(from_spec.value)
+    code = _code_of(Path(loop.__file__)) + _code_of(Path(step_hook.__file__))
+    assert "raise ValueError" not in _code_of(Path(loop.__file__))
+    assert "choose 'auto', True or False" not in code and "must be a positive" not in code

@@ -97,10 +97,10 @@ def test_checkpoint_resume_continues_where_it_stopped(pair, random_vgg, tmp_path
             raise KeyboardInterrupt
 
     first = stylize(content, style, checkpoint_path=ckpt, checkpoint_every=4, callback=interrupt, callback_every=4, **kwargs)
-    # interrupted during step 8's evaluation: 7 Adam updates were applied, and they are all saved
-    assert first.stopped == "interrupted" and "resume from step 7" in first.message
+    # interrupted in the callback after step 8 (its update made, as in notebook 05's loop): all 8 are saved
+    assert first.stopped == "interrupted" and "resume from step 8" in first.message
     resumed = stylize(content, style, checkpoint_path=ckpt, checkpoint_every=4, **kwargs)
-    assert resumed.settings["resumed_from_step"] == 7 and resumed.steps_done == 12
+    assert resumed.settings["resumed_from_step"] == 8 and resumed.steps_done == 12
     assert len(resumed.history["total"]) == 12
     assert torch.allclose(resumed.image, full.image, atol=1e-5)  # Adam state restored: same trajectory
     with pytest.raises(ValueError, match="another run"):
