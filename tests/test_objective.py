@@ -29,7 +29,7 @@ def test_balanced_layers_divide_each_layer_by_its_target_grams_mean_square(rando
     with torch.no_grad():
         assert float(obj(image)["style"]) == pytest.approx(expected, rel=1e-5)
     # a black picture's *features* (all zero) score exactly 1 per layer
-    assert float(obj._style_term("relu1_1", torch.zeros_like(xf["relu1_1"]))) * obj.layer_scale["relu1_1"] == \
+    assert float(obj.style.layers["relu1_1"](torch.zeros_like(xf["relu1_1"]))) * obj.layer_scale["relu1_1"] == \
         pytest.approx(1.0)
 
 
@@ -42,8 +42,8 @@ def test_raw_layers_are_dominated_by_the_deep_ones_and_balance_evens_them(caffe_
     balanced = Objective(caffe_vgg, content, [style])
     feats = caffe_vgg(content, layers)
     with torch.no_grad():
-        raw_terms = {n: float(raw._style_term(n, feats[n])) for n in layers}
-        bal_terms = {n: float(balanced._style_term(n, feats[n])) * balanced.layer_scale[n] for n in layers}
+        raw_terms = {n: float(raw.style.layers[n](feats[n])) for n in layers}
+        bal_terms = {n: float(balanced.style.layers[n](feats[n])) * balanced.layer_scale[n] for n in layers}
     assert max(raw_terms.values()) / min(raw_terms.values()) > 100       # raw: orders of magnitude apart
     assert max(bal_terms.values()) / min(bal_terms.values()) < 20        # balanced: the same order
     assert all(0 < v < 2 for v in bal_terms.values())                    # each relative to a black picture's
