@@ -11,12 +11,14 @@ from the rows above it:
 ``gram``, ``color``, ``masks``   Gram matrices (plain and masked); colour transfer; region masks
 ``features``, ``losses``  named activations in one pass; content, style, TV loss terms
 ``specs``          every option of a run, in three typed objects: LossSpec, RunSpec, PictureSpec
+``targets``        the loss's targets as small modules: one per style statistic (Gram, mean/cov, W2, masked)
 ``objective``      the NST loss as a module (targets computed once), built from a LossSpec
 ``loss_modules``, ``quantization``, ``diagrams``   the tutorial's loss-as-layers pattern; the 8-bit weights
                    measured against float stand-ins; concept figures (notebooks 01–04)
 ``checkpoint``     saving a long run and resuming it
 ``plan``           before any work: the largest scale's memory check, and a run's time estimate
 ``loop``           ``optimize``: Adam or L-BFGS on the pixels — the short loop to read first
+``stages``         a run's plan (sizes × paint/relax stages) and ``run_stages``, which stylize, lab and batch share
 ``transfer``       ``stylize``: images in, picture out (scales, colour, blends, masks, memory)
 ``batch``          ``stylize_batch``: N pictures in one batched Adam optimisation
 ``lab``, ``live``  the style lab and the live preview as plain objects

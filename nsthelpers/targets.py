@@ -43,6 +43,8 @@ __all__ = ["STYLE_STATISTICS", "ContentTargets", "GramTarget", "MaskedGramTarget
 class GramTarget(nn.Module):
     """The Gram-matrix style loss of one layer: MSE between the picture's Gram and the style's (a buffer)."""
 
+    gram: torch.Tensor
+
     def __init__(self, gram: torch.Tensor, normalize: str = "chw") -> None:
         super().__init__()
         self.normalize = normalize
@@ -64,6 +66,9 @@ class GramTarget(nn.Module):
 
 class MeanCovTarget(nn.Module):
     """The mean/covariance style loss of one layer: the style's per-channel means and covariance as buffers."""
+
+    mean: torch.Tensor
+    cov: torch.Tensor
 
     def __init__(self, mean: torch.Tensor, cov: torch.Tensor) -> None:
         super().__init__()
@@ -89,6 +94,11 @@ class MeanCovTarget(nn.Module):
 class W2Target(nn.Module):
     """The Wasserstein-2 style loss of one layer: the style's Gaussian (:func:`~nsthelpers.losses.w2_target`)."""
 
+    mean: torch.Tensor
+    cov: torch.Tensor
+    cov_sqrt: torch.Tensor
+    ridge: torch.Tensor
+
     def __init__(self, target: Mapping[str, torch.Tensor]) -> None:
         super().__init__()
         for key in ("mean", "cov", "cov_sqrt", "ridge"):
@@ -113,6 +123,9 @@ class W2Target(nn.Module):
 
 class MaskedGramTarget(nn.Module):
     """The masked Gram loss of one layer: each style image's Gram, matched inside its own mask (buffers)."""
+
+    grams: torch.Tensor
+    masks: torch.Tensor
 
     def __init__(self, grams: Sequence[torch.Tensor], masks: Sequence[torch.Tensor], normalize: str = "chw") -> None:
         super().__init__()
