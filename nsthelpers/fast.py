@@ -184,10 +184,9 @@ def train(
     """Train a :class:`TransformerNet` for one style with Johnson et al.'s perceptual loss.
 
     Each step draws ``batch_size`` random crops of ``size`` px (``photos``, default the offline training
-    photos), builds the loss as an :class:`~nsthelpers.Objective` for that batch (the style's targets are
-    computed once, before the first step, as in pytorch/examples' fast_neural_style), and takes
-    one Adam step on the network's weights. The first ``warmup_steps`` use no style term: the network first
-    learns to copy the photo (Gatys' optimisation gets that for free by starting from the photo). Weights
+    photos), scores the network's output with an :class:`~nsthelpers.Objective` for that batch (the style's
+    targets computed once, as pytorch/examples' fast_neural_style does), and takes one Adam step on the
+    network's weights. The first ``warmup_steps`` use no style term: the network first learns to copy the photo (Gatys' optimisation gets that for free by starting from the photo). Weights
     default to :func:`johnson_weights`; the style is resized so its longer side is ``style_size`` (default
     ``size``). ``net`` continues training a network; ``callback(step, losses, net)`` may return True to stop.
     """
@@ -207,12 +206,11 @@ def train(
     t0 = time.perf_counter()
     spec = LossSpec(content_layers=tuple(content_layers), content_weight=content_weight, style_weight=sw,
                     tv_weight=tv, balance_layers=False)
-    style_targets = Objective.style_targets_for(vgg, [style_img], spec)  # once: the style is the same every step
+    style_targets = Objective.style_targets_for(vgg, [style_img], spec)
     for step, batch in zip(step_range(steps, progress), photos.batches(batch_size)):
         batch = batch.to(dev)
         objective = Objective(vgg, batch, spec=spec, style_targets=style_targets)
-        if step < warmup_steps:
-            objective = objective.with_weights(style_weight=0.0)
+        objective = objective.with_weights(style_weight=0.0) if step < warmup_steps else objective
         losses = perceptual_step(net, opt, objective, batch)
         if record_step(history, losses, step, lr, callback, net):
             break
