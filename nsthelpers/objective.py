@@ -68,6 +68,19 @@ class LossWeights:
         return self if factor == 1 else dataclasses.replace(self, style_weight=self.style_weight * factor)
 
 
+def _weight_property(name: str) -> Any:
+    """``objective.<name>``: the field of its :class:`LossWeights`; assigning replaces its weights with a copy
+    with that field changed (the targets stay)."""
+
+    def get(self: Objective) -> Any:
+        return getattr(self.weights, name)
+
+    def set_(self: Objective, value: Any) -> None:
+        self.weights = dataclasses.replace(self.weights, **{name: value})
+
+    return property(get, set_, doc=f"``weights.{name}``")
+
+
 class Objective(nn.Module):
     """The NST loss for one content image and one or more style images, targets computed once.
 
@@ -170,38 +183,11 @@ class Objective(nn.Module):
         """``{layer: 1 / its style loss for all-zero features}`` with ``balance_layers``, else 1 each."""
         return self.style.scale
 
-    # ------------------------------------------------------------------ the weights
-    @property
-    def content_weight(self) -> Any:
-        return self.weights.content_weight
-
-    @content_weight.setter
-    def content_weight(self, value: Any) -> None:
-        self.weights = dataclasses.replace(self.weights, content_weight=value)
-
-    @property
-    def style_weight(self) -> Any:
-        return self.weights.style_weight
-
-    @style_weight.setter
-    def style_weight(self, value: Any) -> None:
-        self.weights = dataclasses.replace(self.weights, style_weight=value)
-
-    @property
-    def tv_weight(self) -> Any:
-        return self.weights.tv_weight
-
-    @tv_weight.setter
-    def tv_weight(self, value: Any) -> None:
-        self.weights = dataclasses.replace(self.weights, tv_weight=value)
-
-    @property
-    def style_layer_weights(self) -> Mapping[str, Any]:
-        return self.weights.style_layer_weights
-
-    @style_layer_weights.setter
-    def style_layer_weights(self, value: Mapping[str, Any]) -> None:
-        self.weights = dataclasses.replace(self.weights, style_layer_weights=value)
+    # ------------------------------------------------------------------ the weights (each one a field of ``weights``)
+    content_weight = _weight_property("content_weight")
+    style_weight = _weight_property("style_weight")
+    tv_weight = _weight_property("tv_weight")
+    style_layer_weights = _weight_property("style_layer_weights")
 
     def with_weights(self, weights: LossWeights | None = None, **changes: Any) -> Objective:
         """This objective with other weights: ``weights`` (default its own) with ``changes`` applied, e.g.
