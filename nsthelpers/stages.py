@@ -25,7 +25,7 @@ from .settings import resolve_size
 from .specs import PictureSpec, RunSpec
 
 __all__ = ["AUTO_SCALE_ABOVE", "DEFAULT_RELAX_TO", "AtSize", "Stage", "StagePlan", "raise_if_oom", "relax_factor",
-           "run_stages", "scale_plan", "stage_plan", "start_image", "styles_at"]
+           "run_stages", "scale_plan", "stage_plan", "styles_at"]
 
 AUTO_SCALE_ABOVE = 384  # scales="auto": halve the final size while it is above this many pixels
 # Paint, then relax (``relax_to=None``): L-BFGS paints fast at the full style weight, then refines at a quarter of
@@ -154,12 +154,23 @@ class AtSize:
     seeds: Sequence[int | None] | None = None
 
     def first_picture(self, previous: torch.Tensor | None) -> torch.Tensor:
-        """A stage's starting picture: ``init`` at the first stage, else the previous stage's picture."""
-        seeds = self.seeds if self.seeds is not None else [self.picture.seed] * len(self.content)
-        pictures = [self.picture if seed == self.picture.seed else dataclasses.replace(self.picture, seed=seed)
-                    for seed in seeds]
-        return torch.cat([start_image(None if previous is None else previous[i:i + 1], p.init,
-                                      self.content[i:i + 1], self.style, p) for i, p in enumerate(pictures)])
+        """A stage's starting picture, item by item: the ``init`` choice at the first stage; else the previous
+        stage's picture, at a new size upsampled (with the photo's finer detail added back when ``scale_detail``)."""
+        picture, pictures = self.picture, []
+        for i, seed in enumerate(self.seeds if self.seeds is not None else [picture.seed] * len(self.content)):
+            content, start = self.content[i:i + 1], None if previous is None else previous[i:i + 1]
+            if start is None:
+                image = initial_image(picture.init, content, self.style, seed)
+            elif start.shape[-2:] == content.shape[-2:]:  # the next stage at the same size
+                image = start.detach().clone()
+            elif picture.scale_detail:
+                image = upsample_with_detail(start, content)
+            else:
+                image = initial_image(start, content, self.style, seed)
+            if picture.preserve_color == "luminance" and (start is not None or isinstance(picture.init, torch.Tensor)):
+                image = luminance(image)
+            pictures.append(image)
+        return torch.cat(pictures)
 
     def finish(self, result: StyleResult) -> StyleResult:
         """Put the photo's colours back (``preserve_color="luminance"``)."""
@@ -170,23 +181,6 @@ class AtSize:
     @property
     def hw(self) -> tuple[int, int]:
         return int(self.content.shape[-2]), int(self.content.shape[-1])
-
-
-def start_image(start: torch.Tensor | None, init: str | torch.Tensor, content: torch.Tensor, style: torch.Tensor,
-                picture: PictureSpec) -> torch.Tensor:
-    """The first picture of a scale: the ``init`` choice at the first scale, else the previous scale's
-    picture at this size (with the photo's finer detail added back when ``scale_detail``)."""
-    if start is None:
-        image = initial_image(init, content, style, picture.seed)
-    elif start.shape[-2:] == content.shape[-2:]:  # the next stage at the same size
-        image = start.detach().clone()
-    elif picture.scale_detail:
-        image = upsample_with_detail(start, content)
-    else:
-        image = initial_image(start, content, style, picture.seed)
-    if picture.preserve_color == "luminance" and (start is not None or isinstance(init, torch.Tensor)):
-        image = luminance(image)
-    return image
 
 
 def styles_at(styles: Sequence[torch.Tensor], content: torch.Tensor, picture: PictureSpec,
@@ -211,24 +205,12 @@ def raise_if_oom(exc: BaseException, hw: tuple[int, int], dev: torch.device) -> 
 
 
 # ----------------------------------------------------------------------------------------- running a plan
-class Sizes:
-    """``build(side)`` once per size: the :class:`AtSize` every stage at that size shares."""
-
-    def __init__(self, build: Callable[[int], AtSize]) -> None:
-        self.build = build
-        self.built: dict[int, AtSize] = {}
-
-    def __call__(self, side: int) -> AtSize:
-        if side not in self.built:
-            self.built[side] = self.build(side)
-        return self.built[side]
-
-
-def run_stages(plan: Sequence[Stage], sizes: Sizes | Callable[[int], AtSize], spec: RunSpec, device: torch.device,
-               *, retry_smaller: bool = False) -> StyleResult:
+def run_stages(plan: Sequence[Stage], at_size: Callable[[int], AtSize], spec: RunSpec, device: torch.device,
+               *, retry_smaller: bool = False, built: dict[int, AtSize] | None = None) -> StyleResult:
     """Run ``plan``'s stages one after the other, each from the previous one's picture.
 
-    ``sizes(side)`` gives what the stages at a size share (built once per size). Step numbers seen by the
+    ``at_size(side)`` gives what the stages at a size share; it is called once per size (``built`` holds
+    what was built, by side: pass a dict to share it with the caller). Step numbers seen by the
     callback count on across stages (``info.steps`` is the total), each stage gets its own checkpoint
     file, and the result's history, step count and times cover all stages. A stage that ends early
     (Stop, Ctrl-C, a non-finite loss) ends the run. A later stage that raises
@@ -237,7 +219,7 @@ def run_stages(plan: Sequence[Stage], sizes: Sizes | Callable[[int], AtSize], sp
     With ``retry_smaller`` a size that does not fit is tried again at the size the error suggests.
     ``result.settings["loss_weights"]`` holds the last size's weights (before the stage's factor).
     """
-    sizes = sizes if isinstance(sizes, Sizes) else Sizes(sizes)
+    built = {} if built is None else built
     total = sum(stage.steps for stage in plan)
     history: dict[str, list[float]] = {}
     done, optimize_s = 0, 0.0
@@ -246,7 +228,8 @@ def run_stages(plan: Sequence[Stage], sizes: Sizes | Callable[[int], AtSize], sp
         stage_spec = dataclasses.replace(spec, checkpoint_path=_stage_checkpoint(spec.checkpoint_path, i, len(plan)),
                                          stage_span=(done, total))
         try:
-            result = _stage(stage, sizes, None if result is None else result.image, stage_spec, device, retry_smaller)
+            result = _stage(stage, at_size, built, None if result is None else result.image, stage_spec, device,
+                            retry_smaller)
         except (OutOfMemory, KeyboardInterrupt) as exc:
             if result is None:  # nothing finished yet: nothing to keep
                 raise
@@ -264,13 +247,13 @@ def run_stages(plan: Sequence[Stage], sizes: Sizes | Callable[[int], AtSize], sp
     return result
 
 
-def _stage(stage: Stage, sizes: Sizes, previous: torch.Tensor | None, spec: RunSpec, device: torch.device,
-           retry_smaller: bool) -> StyleResult:
+def _stage(stage: Stage, at_size: Callable[[int], AtSize], built: dict[int, AtSize], previous: torch.Tensor | None,
+           spec: RunSpec, device: torch.device, retry_smaller: bool) -> StyleResult:
     """One optimisation at ``stage.side``, the style weight × ``stage.style_factor``; retried smaller on OOM."""
     side = stage.side
     while True:
         try:
-            at = sizes(side)
+            at = built[side] if side in built else built.setdefault(side, at_size(side))
             objective = at.objective.with_weights(at.objective.weights.style_times(stage.style_factor))
             try:
                 result = optimize(objective, at.first_picture(previous).to(device), spec, steps=stage.steps)
@@ -281,7 +264,7 @@ def _stage(stage: Stage, sizes: Sizes, previous: torch.Tensor | None, spec: RunS
             return at.finish(result)
         except OutOfMemory as exc:
             free_cached(device)
-            sizes.built.pop(side, None)
+            built.pop(side, None)
             if not retry_smaller or exc.suggested_size >= side or exc.suggested_size < 32:
                 raise
             side = exc.suggested_size

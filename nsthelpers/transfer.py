@@ -11,9 +11,10 @@ and :class:`~nsthelpers.specs.PictureSpec`, passed as flat keywords.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import time
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -29,7 +30,6 @@ from .specs import INITS, LossSpec, PictureSpec, RunSpec, split_options
 from .stages import (
     DEFAULT_RELAX_TO,
     AtSize,
-    Sizes,
     Stage,
     StagePlan,
     raise_if_oom,
@@ -37,16 +37,15 @@ from .stages import (
     run_stages,
     scale_plan,
     stage_plan,
-    start_image,
     styles_at,
 )
 from .vgg import VGG19Features, load_vgg19
 
-# DEFAULT_RELAX_TO, Stage, StagePlan, relax_factor, scale_plan, stage_plan and start_image live in
+# DEFAULT_RELAX_TO, Stage, StagePlan, relax_factor, scale_plan and stage_plan live in
 # nsthelpers.stages (the run's plan and the function that runs it); they are named here as before.
 
 __all__ = ["DEFAULT_RELAX_TO", "INITS", "PREVIEW", "Stage", "StagePlan", "preview", "relax_factor", "scale_plan",
-           "stage_plan", "start_image", "stylize"]
+           "stage_plan", "stylize"]
 
 def stylize(content: Any, style: Any, *, weights: str | VGG19Features | None = None,
             device: str | torch.device | None = None, **options: Any) -> StyleResult:
@@ -82,24 +81,17 @@ def stylize(content: Any, style: Any, *, weights: str | VGG19Features | None = N
     dev = default_device(device)
     run_spec.check_device(dev)
     t0 = time.perf_counter()
-    content_img = load_image(content)
-    style_imgs = [load_image(s) for s in (style if isinstance(style, (list, tuple)) else [style])]
+    photo = load_image(content)
+    paintings = [load_image(s) for s in (style if isinstance(style, (list, tuple)) else [style])]
     model = (weights if isinstance(weights, VGG19Features) else load_vgg19(weights, device=dev)).to(dev)
-    plan = _plan_that_fits(picture, content_img, loss, dev, run_spec)  # checked before any work
-    result = _coarse_to_fine(content_img, style_imgs, model, dev, plan, loss, run_spec, picture)
+    plan = _plan_that_fits(picture, photo.shape[-2:], loss, dev, run_spec)  # checked before any work
+    at_size = functools.partial(_at_size, photo, paintings, model, dev, loss, picture)
+    built: dict[int, AtSize] = {}  # one per size, built once; a long run's estimate times the first
+    estimate = _announce(plan, at_size, built, photo.shape[-2:], dev, picture, run_spec) if run_spec.progress else None
+    result = run_stages(plan, at_size, run_spec, dev, retry_smaller=picture.auto_downsize, built=built)
+    _upsample_what_was_kept(result, photo, plan.final_side)
     result.timings["setup_s"] = time.perf_counter() - t0 - result.timings["optimize_s"]
-    scales = plan.scales
-    result.settings.update({
-        "steps": [n for _, n in scales] if len(scales) > 1 else scales[0][1],
-        "scales": [s for s, _ in scales] if len(scales) > 1 else None,
-        "optimizer": run_spec.optimizer, "content_layers": list(loss.content_layers), "style_layers": list(loss.style_layers),
-        "init": picture.init if isinstance(picture.init, str) else "tensor",
-        "lr": DEFAULT_LR[run_spec.optimizer] if run_spec.lr is None else run_spec.lr,
-        "weights": model.weights_name, "device": str(dev), "size": tuple(result.image.shape[-2:]), "seed": picture.seed,
-        "preserve_color": picture.preserve_color, "style_loss": loss.style_loss, "precision": run_spec.precision,
-        "balance_layers": loss.balance_layers, "relax_to": relax_factor(picture.relax_to, run_spec.optimizer),
-        "stages": [tuple(s) for s in plan],
-    })
+    _record_settings(result, plan, loss, run_spec, picture, estimate, model.weights_name, dev)
     return result
 
 
@@ -108,11 +100,11 @@ stylize.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
 stylize.__doc__ = (stylize.__doc__ or "") + "\n    Options:\n" + specs.options_doc("        ") + "\n"
 
 
-def _plan_that_fits(picture: PictureSpec, content: torch.Tensor, loss: LossSpec, dev: torch.device,
+def _plan_that_fits(picture: PictureSpec, content_hw: Sequence[int], loss: LossSpec, dev: torch.device,
                     run_spec: RunSpec) -> StagePlan:
     """The run's :class:`~nsthelpers.stages.StagePlan`, its largest scale checked against the free memory before
     any work. With ``auto_downsize`` a plan that does not fit is made again, ending at the size that does."""
-    hw = (int(content.shape[-2]), int(content.shape[-1]))
+    hw = (int(content_hw[0]), int(content_hw[1]))
     plan = StagePlan.of(picture, max(hw), run_spec.optimizer, dev)
     try:
         check_plan_fits(hw, [side for side, _ in plan.scales], loss.layers, dev)
@@ -130,38 +122,46 @@ def _plan_that_fits(picture: PictureSpec, content: torch.Tensor, loss: LossSpec,
     return plan
 
 
-def _coarse_to_fine(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features, dev: torch.device,
-                    plan: StagePlan, loss: LossSpec, run_spec: RunSpec, picture: PictureSpec) -> StyleResult:
-    """stylize's stages (:func:`~nsthelpers.stages.run_stages`, one objective per size, retried smaller on OOM
-    with ``auto_downsize``); a long run prints its plan and estimate first; a finer scale that fails keeps
-    the last finished scale's picture, upsampled to the final size."""
-    sizes = Sizes(lambda side: _at_size(content, styles, model, dev, side, loss, picture))
-    estimate, t0 = None, time.perf_counter()
-    if run_spec.progress:
-        estimate = _announce(plan, content, dev, picture, run_spec, sizes)
-    estimating_s = time.perf_counter() - t0
-    result = run_stages(plan, sizes, run_spec, dev, retry_smaller=picture.auto_downsize)
+def _upsample_what_was_kept(result: StyleResult, photo: torch.Tensor, final_side: int) -> None:
+    """A finer scale that failed (out of memory, Ctrl-C) kept the last finished scale's picture: bring it to the
+    size asked for, with the photo's finer detail added back."""
+    final_hw = plan_hw(photo.shape[-2:], final_side)
+    if result.stopped in ("out of memory", "interrupted") and tuple(result.image.shape[-2:]) != final_hw:
+        small = tuple(result.image.shape[-2:])
+        result.image = upsample_with_detail(result.image, resize_max_side(photo, final_side))
+        result.message += (f", upsampled from {small[0]}×{small[1]} to {final_hw[0]}×{final_hw[1]} with the photo's "
+                           "finer detail added back")
+
+
+def _record_settings(result: StyleResult, plan: StagePlan, loss: LossSpec, run_spec: RunSpec, picture: PictureSpec,
+                     estimate: tuple[float, float] | None, weights_name: str, dev: torch.device) -> None:
+    """What the run was: its weights, plan, options (and the estimate, when one was printed)."""
     weights = result.settings.pop("loss_weights")
     result.settings.update(content_weight=weights.content_weight, style_weight=weights.style_weight,
                            tv_weight=weights.tv_weight)
     if estimate is not None:  # what the benchmark compares (benchmarks/estimate.py)
-        result.settings["estimate_s"] = estimate
-        result.timings["estimate_s"] = estimating_s
-    final_hw = plan_hw(content.shape[-2:], plan.final_side)
-    if result.stopped in ("out of memory", "interrupted") and tuple(result.image.shape[-2:]) != final_hw:
-        small = tuple(result.image.shape[-2:])
-        result.image = upsample_with_detail(result.image, resize_max_side(content, plan.final_side))
-        result.message += (f", upsampled from {small[0]}×{small[1]} to {final_hw[0]}×{final_hw[1]} with the photo's "
-                           "finer detail added back")
-    return result
+        result.settings["estimate_s"], result.timings["estimate_s"] = estimate
+    scales = plan.scales
+    result.settings.update({
+        "steps": [n for _, n in scales] if len(scales) > 1 else scales[0][1],
+        "scales": [s for s, _ in scales] if len(scales) > 1 else None,
+        "optimizer": run_spec.optimizer, "content_layers": list(loss.content_layers),
+        "style_layers": list(loss.style_layers), "init": picture.init if isinstance(picture.init, str) else "tensor",
+        "lr": DEFAULT_LR[run_spec.optimizer] if run_spec.lr is None else run_spec.lr,
+        "weights": weights_name, "device": str(dev), "size": tuple(result.image.shape[-2:]), "seed": picture.seed,
+        "preserve_color": picture.preserve_color, "style_loss": loss.style_loss, "precision": run_spec.precision,
+        "balance_layers": loss.balance_layers, "relax_to": relax_factor(picture.relax_to, run_spec.optimizer),
+        "stages": [tuple(s) for s in plan],
+    })
 
 
-def _announce(plan: StagePlan, content: torch.Tensor, dev: torch.device, picture: PictureSpec, run_spec: RunSpec,
-              sizes: Sizes) -> float:
-    """Time one evaluation at the first scale; print the plan and the estimate if the run takes over
-    :data:`~nsthelpers.plan.LONG_RUN_S` (with what the profile's default size takes, when smaller)."""
-    hw = tuple(content.shape[-2:])
-    first = sizes(plan[0].side)
+def _announce(plan: StagePlan, at_size: Callable[[int], AtSize], built: dict[int, AtSize], hw: Sequence[int],
+              dev: torch.device, picture: PictureSpec, run_spec: RunSpec) -> tuple[float, float]:
+    """Time one evaluation at the first scale (its objective kept in ``built`` for the run); print the plan and
+    the estimate if the run takes over :data:`~nsthelpers.plan.LONG_RUN_S` (with what the profile's default
+    size takes, when smaller). Returns the estimate and the seconds it took."""
+    t0 = time.perf_counter()
+    first = built[plan[0].side] = at_size(plan[0].side)
     x = first.first_picture(None).to(dev).requires_grad_(True)
 
     def evaluate() -> None:
@@ -184,11 +184,11 @@ def _announce(plan: StagePlan, content: torch.Tensor, dev: torch.device, picture
                                           steps=steps)
             alternative = (quick, estimate_seconds(StagePlan.of(smaller, max(hw), run_spec.optimizer, dev), hw, per_eval))
         print(describe_plan(plan, seconds, dev, alternative), flush=True)
-    return seconds
+    return seconds, time.perf_counter() - t0
 
 
 def _at_size(content: torch.Tensor, styles: list[torch.Tensor], model: VGG19Features, dev: torch.device,
-             side: int, loss: LossSpec, picture: PictureSpec) -> AtSize:
+             loss: LossSpec, picture: PictureSpec, side: int) -> AtSize:
     """The photo and style images at ``side`` (the longer side), checked and memory-checked, and their objective."""
     content = resize_max_side(content, side) if side != max(content.shape[-2:]) else content
     hw = (int(content.shape[-2]), int(content.shape[-1]))
