@@ -16,7 +16,7 @@ from nsthelpers.cli import main as nst_main
 from nsthelpers.plan import describe_plan, estimate_seconds, format_seconds, seconds_per_evaluation
 from nsthelpers.settings import DEFAULT_SIZES, default_size, resolve_size
 from nsthelpers.specs import PictureSpec
-from nsthelpers.transfer import Stage, scale_plan
+from nsthelpers.stages import Stage, scale_plan
 
 LAYERS = dict(content_layers=["relu2_1"], style_layers=["relu1_1", "relu2_1"])
 

@@ -1,9 +1,10 @@
-"""Paint, then relax: stylize's stages (transfer.stage_plan) and the style weight each one runs at."""
+"""A run's stages (nsthelpers.stages): paint, then relax, one plan object, one function that runs it, and the style
+weight each stage runs at."""
 import pytest
 import torch
 
 from nsthelpers import Objective, PictureSpec, optimize, stylize
-from nsthelpers.transfer import DEFAULT_RELAX_TO, Stage, stage_plan
+from nsthelpers.stages import DEFAULT_RELAX_TO, Stage, stage_plan
 
 LAYERS = dict(content_layers=["relu2_1"], style_layers=["relu1_1", "relu2_1"])
 
