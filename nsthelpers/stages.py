@@ -253,7 +253,9 @@ def _stage(stage: Stage, at_size: Callable[[int], AtSize], built: dict[int, AtSi
     side = stage.side
     while True:
         try:
-            at = built[side] if side in built else built.setdefault(side, at_size(side))
+            if side not in built:
+                built[side] = at_size(side)
+            at = built[side]
             objective = at.objective.with_weights(at.objective.weights.style_times(stage.style_factor))
             try:
                 result = optimize(objective, at.first_picture(previous).to(device), spec, steps=stage.steps)
