@@ -106,7 +106,8 @@ class Objective(nn.Module):
         super().__init__()
         spec = dataclasses.replace(spec, **options) if spec is not None else LossSpec(**options)
         self.spec = spec
-        self.model = model.truncated(deepest_layer(spec.layers))
+        self.layers = spec.layers  # what forward asks the model for (deep dive 05_x adds the conv outputs)
+        self.model = model.truncated(deepest_layer(self.layers))
         convention = model.preprocess.convention
         self.weights = LossWeights(
             spec.content_weight,
@@ -157,11 +158,6 @@ class Objective(nn.Module):
     @property
     def style_layers(self) -> list[str]:
         return list(self.spec.style_layers)
-
-    @property
-    def layers(self) -> list[str]:
-        """Content and style layers, each once, in order."""
-        return self.spec.layers
 
     @property
     def gram_normalize(self) -> str:
