@@ -19,12 +19,11 @@ import torch
 
 from . import checks
 from .images import load_image, match_size, resize_max_side
-from .starts import at_least
-from .loop import StyleResult, optimize, resolve_precision
-from .objective import Objective
+from .loop import StyleResult
+from .objective import LossWeights, Objective
 from .settings import default_device
 from .specs import LossSpec, PictureSpec, RunSpec, split_options
-from .transfer import run_scales, scale_plan, stage_plan, start_image
+from .stages import AtSize, StagePlan, run_stages, styles_at
 from .vgg import VGG19Features, load_vgg19
 
 __all__ = ["PER_ITEM_OPTIONS", "stylize_batch"]
@@ -52,30 +51,26 @@ def stylize_batch(contents: Any, style: Any, *, variants: Sequence[dict[str, Any
     options.setdefault("optimizer", "adam")
     if isinstance(contents, (list, tuple)) and not contents:
         raise ValueError("contents is empty: give at least one content image")
-    loss, run, picture = split_options(**options)
+    loss, run_spec, picture = split_options(**options)
     images = [load_image(c) for c in (contents if isinstance(contents, (list, tuple)) else [contents])]
     items = _variants(variants, len(images))
-    _check_batchable(loss, run, picture)
+    _check_batchable(loss, run_spec, picture)
     dev = default_device(device)
-    resolve_precision(run.precision, dev)
+    run_spec.check_device(dev)
     styles = [load_image(s) for s in (style if isinstance(style, (list, tuple)) else [style])]
     model = (weights if isinstance(weights, VGG19Features) else load_vgg19(weights, device=dev)).to(dev)
-    plan = scale_plan(picture, max(images[0].shape[-2:]), dev)
+    seeds = [item.get("seed", picture.seed) for item in items]
 
-    def one_scale(side: int, steps: int, start: torch.Tensor | None, spec: RunSpec, style_factor: float) -> StyleResult:
+    def at_size(side: int) -> AtSize:
         batch = _stacked_contents(images, side, len(items))
         checks.image_big_enough("content", tuple(batch.shape[-2:]), loss.layers)
-        side_style = [at_least(resize_max_side(s, side), checks.min_side_for(loss.layers)) for s in styles]
-        objective = Objective(model, batch.to(dev), [s.to(dev) for s in side_style], loss)
-        _per_item_weights(objective, items, dev)
-        objective.style_weight = objective.style_weight * style_factor
-        first = torch.cat([start_image(None if start is None else start[i:i + 1], picture.init, batch[i:i + 1],
-                                       side_style[0], _seeded(picture, item)) for i, item in enumerate(items)])
-        result = optimize(objective, first.to(dev), spec, steps=steps)
-        result.settings["weights"] = {k: getattr(objective, k) for k in ("content_weight", "style_weight", "tv_weight")}
-        return result
+        side_styles = styles_at(styles, batch, picture, checks.min_side_for(loss.layers))
+        objective = Objective(model, batch.to(dev), [s.to(dev) for s in side_styles], loss)
+        return AtSize(objective.with_weights(_per_item_weights(objective.weights, items, dev)), batch, side_styles[0],
+                      picture, seeds=seeds)
 
-    return _split(run_scales(stage_plan(plan, picture, run.optimizer), one_scale, run), items)
+    plan = StagePlan.of(picture, max(images[0].shape[-2:]), run_spec.optimizer, dev)
+    return _split(run_stages(plan, at_size, run_spec, dev), items)
 
 
 def _variants(variants: Sequence[dict[str, Any]] | None, n_contents: int) -> list[dict[str, Any]]:
@@ -93,13 +88,18 @@ def _variants(variants: Sequence[dict[str, Any]] | None, n_contents: int) -> lis
     return items
 
 
-def _check_batchable(loss: LossSpec, run: RunSpec, picture: PictureSpec) -> None:
-    if run.optimizer != "adam":
+def _check_batchable(loss: LossSpec, run_spec: RunSpec, picture: PictureSpec) -> None:
+    """Refuse what a batch cannot do, naming the way out."""
+    if run_spec.optimizer != "adam":
         raise ValueError("a batch needs optimizer='adam': L-BFGS's line search would couple the pictures "
                          "(run them one by one with nst.stylize instead)")
-    if loss.masks is not None or picture.preserve_color is not None or run.checkpoint_path is not None:
+    if loss.masks is not None or picture.preserve_color is not None or run_spec.checkpoint_path is not None:
         raise ValueError("masks, preserve_color and checkpoint_path are not available for batches; "
                          "run those pictures one by one with nst.stylize")
+    if picture.auto_downsize:
+        raise ValueError("auto_downsize is not available for batches: give a size that fits (nst.estimate_bytes "
+                         "tells what one picture needs; a batch of N needs about N times that), or run the pictures "
+                         "one by one with nst.stylize")
 
 
 def _stacked_contents(images: list[torch.Tensor], side: int, n: int) -> torch.Tensor:
@@ -109,23 +109,19 @@ def _stacked_contents(images: list[torch.Tensor], side: int, n: int) -> torch.Te
     return torch.cat(resized if len(resized) == n else resized * n)
 
 
-def _per_item_weights(objective: Objective, items: list[dict[str, Any]], dev: torch.device) -> None:
-    """Give the objective one weight per item (a (N,) tensor) wherever a variant sets its own."""
+def _per_item_weights(weights: LossWeights, items: list[dict[str, Any]], dev: torch.device) -> LossWeights:
+    """The batch's weights: one weight per item (a (N,) tensor) wherever a variant sets its own."""
+    changes: dict[str, Any] = {}
     for key in ("content_weight", "style_weight", "tv_weight"):
         if any(key in item for item in items):
-            default = getattr(objective, key)
-            values = [checks.weight(key, item.get(key, default)) for item in items]
-            setattr(objective, key, torch.tensor(values, device=dev))
+            default = getattr(weights, key)
+            changes[key] = torch.tensor([checks.weight(key, item.get(key, default)) for item in items], device=dev)
     if any("style_layer_weights" in item for item in items):
-        per_item = [checks.layer_weights(objective.style_layers, item.get("style_layer_weights",
-                                                                           objective.style_layer_weights))
+        layers = list(weights.style_layer_weights)
+        per_item = [checks.layer_weights(layers, item.get("style_layer_weights", weights.style_layer_weights))
                     for item in items]
-        objective.style_layer_weights = {n: torch.tensor([w[n] for w in per_item], device=dev)  # type: ignore[misc]
-                                         for n in objective.style_layers}
-
-
-def _seeded(picture: PictureSpec, item: dict[str, Any]) -> PictureSpec:
-    return dataclasses.replace(picture, seed=item["seed"]) if "seed" in item else picture
+        changes["style_layer_weights"] = {n: torch.tensor([w[n] for w in per_item], device=dev) for n in layers}
+    return dataclasses.replace(weights, **changes)
 
 
 def _split(batch: StyleResult, items: list[dict[str, Any]]) -> list[StyleResult]:
@@ -133,7 +129,8 @@ def _split(batch: StyleResult, items: list[dict[str, Any]]) -> list[StyleResult]
     def pick(value: Any, i: int) -> Any:
         return value[i] if isinstance(value, list) else value  # a batch of one records plain numbers
 
-    raw = batch.settings.pop("weights", {})
+    used = batch.settings.pop("loss_weights")
+    raw = {k: getattr(used, k) for k in ("content_weight", "style_weight", "tv_weight")}
     out = []
     for i, item in enumerate(items):
         history = {k: [pick(row, i) for row in rows] for k, rows in batch.history.items()}

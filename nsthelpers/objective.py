@@ -6,33 +6,24 @@ the loss is made of comes from a :class:`~nsthelpers.specs.LossSpec`; ``Objectiv
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
-import hashlib
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import checks
-from .gram import gram_matrix
-from .losses import (
-    content_loss,
-    masked_style_loss,
-    mean_cov,
-    mean_cov_loss,
-    mean_second_moment,
-    style_layer_loss,
-    tv_loss,
-    w2_style_loss,
-    w2_target,
-)
+from .losses import tv_loss
 from .specs import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, STYLE_LOSSES, LossSpec
+from .targets import ContentTargets, StyleTargets, digest
 from .vgg import VGG19Features, deepest_layer
 
 __all__ = ["DEFAULT_CONTENT_LAYERS", "DEFAULT_STYLE_LAYERS", "DEFAULT_STYLE_WEIGHT", "DEFAULT_STYLE_WEIGHT_UNBALANCED",
            "DEFAULT_TV_WEIGHT",
-           "STYLE_LOSSES", "Objective", "default_style_weight", "default_tv_weight"]
+           "STYLE_LOSSES", "LossWeights", "Objective", "default_style_weight", "default_tv_weight"]
 
 # With balanced layers (the default) each layer's style loss is a ratio (1 for all-zero features), so the
 # style weight only has to match the content loss, mean((F − P)²) of relu4_2 activations: for the Caffe
@@ -61,129 +52,175 @@ def default_tv_weight(convention: str) -> float:
     return DEFAULT_TV_WEIGHT[convention]
 
 
+@dataclass(frozen=True)
+class LossWeights:
+    """The weights of an objective's terms: ``total = content_weight·content + style_weight·style + tv_weight·tv``,
+    the style term a sum over layers weighted by ``style_layer_weights``. Each weight is a number, or for a
+    batch an (N,) tensor (one weight per item)."""
+
+    content_weight: Any = 1.0
+    style_weight: Any = 1.0
+    tv_weight: Any = 0.0
+    style_layer_weights: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def style_times(self, factor: float) -> LossWeights:
+        """These weights with the style weight × ``factor`` (the same object for 1)."""
+        return self if factor == 1 else dataclasses.replace(self, style_weight=self.style_weight * factor)
+
+
+def _weight_property(name: str) -> Any:
+    """``objective.<name>``: the field of its :class:`LossWeights`; assigning replaces its weights with a copy
+    with that field changed (the targets stay)."""
+
+    def get(self: Objective) -> Any:
+        return getattr(self.weights, name)
+
+    def set_(self: Objective, value: Any) -> None:
+        self.weights = dataclasses.replace(self.weights, **{name: value})
+
+    return property(get, set_, doc=f"``weights.{name}``")
+
+
 class Objective(nn.Module):
     """The NST loss for one content image and one or more style images, targets computed once.
 
-    ``objective(image)`` returns ``{"total", "content", "style", "tv"}`` (0-dim tensors). The weights
-    (``content_weight``, ``style_weight``, ``tv_weight``, ``style_layer_weights``) are plain attributes,
-    so a lab can change them without recomputing targets. Several style images are blended by
-    ``style_blend`` (weights of their targets), or each paints its own region with ``masks``.
+    ``objective(image)`` returns ``{"total", "content", "style", "tv"}`` (0-dim tensors). It is made of small
+    modules: :class:`~nsthelpers.targets.ContentTargets` (``objective.content``) and
+    :class:`~nsthelpers.targets.StyleTargets` (``objective.style``: one statistic module per style layer,
+    targets held as buffers). The weights (``content_weight``, ``style_weight``, ``tv_weight``,
+    ``style_layer_weights``) form a :class:`LossWeights` (``objective.weights``); ``objective(image, weights)``
+    scores with other weights, and :meth:`with_weights` gives the same objective (the same targets, nothing
+    recomputed) with other weights. Several style images are blended by ``style_blend`` (weights of their
+    targets), or each paints its own region with ``masks``.
 
     Args:
         model: a loaded VGG19 (:func:`nsthelpers.load_vgg19`).
-        content: the content image (1, 3, H, W) in [0, 1], on the model's device.
-        styles: the style images; may be empty when ``style_layers`` is.
+        content: the content image (1, 3, H, W) in [0, 1] (or a batch), on the model's device.
+        styles: the style images; may be empty when ``style_layers`` is (or when ``style_targets`` is given).
         spec: a :class:`~nsthelpers.specs.LossSpec`; keywords override its fields (or build one).
+        style_targets: the style's targets computed before (:meth:`style_targets_for`), for many contents.
     """
 
     def __init__(self, model: VGG19Features, content: torch.Tensor, styles: Sequence[torch.Tensor] = (),
-                 spec: LossSpec | None = None, **options: Any) -> None:
+                 spec: LossSpec | None = None, *, style_targets: StyleTargets | None = None, **options: Any) -> None:
         super().__init__()
         spec = dataclasses.replace(spec, **options) if spec is not None else LossSpec(**options)
         self.spec = spec
-        self.style_loss_type = spec.style_loss
-        self.content_layers = list(spec.content_layers)
-        self.style_layers = list(spec.style_layers)
-        self.layers = spec.layers
+        self.layers = spec.layers  # what forward asks the model for (deep dive 05_x adds the conv outputs)
         self.model = model.truncated(deepest_layer(self.layers))
-        self.gram_normalize = spec.gram_normalize
         convention = model.preprocess.convention
-        self.content_weight = spec.content_weight
-        self.style_weight = float(default_style_weight(convention, spec.balance_layers)
-                                  if spec.style_weight is None else spec.style_weight)
-        self.tv_weight = float(default_tv_weight(convention) if spec.tv_weight is None else spec.tv_weight)
-        self.style_layer_weights = checks.layer_weights(self.style_layers, spec.style_layer_weights)
+        self.weights = LossWeights(
+            spec.content_weight,
+            float(default_style_weight(convention, spec.balance_layers) if spec.style_weight is None
+                  else spec.style_weight),
+            float(default_tv_weight(convention) if spec.tv_weight is None else spec.tv_weight),
+            checks.layer_weights(spec.style_layers, spec.style_layer_weights))
         hw = (int(content.shape[-2]), int(content.shape[-1]))
         self.masks = None if spec.masks is None else _check_masks(spec.masks, len(styles), hw, content.device)
-        self.set_targets(content, styles, spec.style_blend)
+        if style_targets is not None and list(style_targets) != list(spec.style_layers):
+            raise ValueError(f"style_targets are for the layers {list(style_targets)}, this objective's style layers "
+                             f"are {list(spec.style_layers)}: build them with the same spec")
+        self.set_targets(content, styles, spec.style_blend, style_targets=style_targets)
+
+    @classmethod
+    def style_targets_for(cls, model: VGG19Features, styles: Sequence[torch.Tensor], spec: LossSpec | None = None,
+                          **options: Any) -> StyleTargets:
+        """The style's targets alone (no content image), for ``Objective(..., style_targets=...)``: a trainer
+        that scores many contents against one style computes them once. Masks need the content: not here."""
+        spec = dataclasses.replace(spec, **options) if spec is not None else LossSpec(**options)
+        if spec.masks is not None:
+            raise ValueError("masks depend on the content image: build the Objective with the style images instead")
+        return StyleTargets(model, styles, spec.style_layers, style_loss=spec.style_loss, blend=spec.style_blend,
+                            balance=spec.balance_layers, normalize=spec.gram_normalize)
 
     @torch.no_grad()
     def set_targets(self, content: torch.Tensor, styles: Sequence[torch.Tensor] = (),
-                    style_blend: Sequence[float] | None = None) -> None:
+                    style_blend: Sequence[float] | None = None, *, style_targets: StyleTargets | None = None) -> None:
         """(Re)compute the content activations and the (blended) style targets."""
-        if self.style_layers and not styles:
+        spec = self.spec
+        if spec.style_layers and not styles and style_targets is None:
             raise ValueError("at least one style image is needed (or pass style_layers=[])")
-        self._sources = (content.detach(), [s.detach() for s in styles], style_blend)  # for fingerprint()
+        self._content_image = content.detach()  # for fingerprint()
         feats = self.model(content, self.layers)
-        self.content_targets = {n: feats[n].detach() for n in self.content_layers}
-        style_feats = [self.model(s, self.style_layers) for s in styles] if self.style_layers else []
-        if self.masks is not None:
-            # one target per style image, each applied inside its own region (Gatys et al. 2017)
-            self.layer_masks = {n: [F.interpolate(m, size=feats[n].shape[-2:], mode="area") for m in self.masks]
-                                for n in self.style_layers}
-            self.style_targets = {n: [gram_matrix(f[n], self.gram_normalize) for f in style_feats]
-                                  for n in self.style_layers}
-        else:
-            blend = checks.blend_weights(len(styles), style_blend) if styles else []
-            self.style_targets = {n: self._blended_target([f[n] for f in style_feats], blend)
-                                  for n in self.style_layers}
-        self.layer_scale = {n: self._balance(n, feats[n]) for n in self.style_layers}
+        self.content = ContentTargets(feats, spec.content_layers)
+        if style_targets is None:
+            layer_hw = {n: tuple(feats[n].shape[-2:]) for n in spec.style_layers} if self.masks is not None else None
+            style_targets = StyleTargets(self.model, styles, spec.style_layers, style_loss=spec.style_loss,
+                                         blend=style_blend, masks=self.masks, layer_hw=layer_hw,
+                                         balance=spec.balance_layers, normalize=spec.gram_normalize)
+        self.style = style_targets
+
+    # ------------------------------------------------------------------ what the spec says, read-only
+    @property
+    def content_layers(self) -> list[str]:
+        return list(self.spec.content_layers)
+
+    @property
+    def style_layers(self) -> list[str]:
+        return list(self.spec.style_layers)
+
+    @property
+    def gram_normalize(self) -> str:
+        return self.spec.gram_normalize
+
+    # ------------------------------------------------------------------ the targets, as plain dicts
+    @property
+    def content_targets(self) -> dict[str, torch.Tensor]:
+        """``{layer: the content's activations}``."""
+        return self.content.targets()
+
+    @property
+    def style_targets(self) -> dict[str, Any]:
+        """``{layer: target}``: a Gram matrix; ``(mean, cov)``; a W2 dict; with masks a list of Grams."""
+        return self.style.targets()
+
+    @property
+    def layer_scale(self) -> dict[str, float]:
+        """``{layer: 1 / its style loss for all-zero features}`` with ``balance_layers``, else 1 each."""
+        return self.style.scale
+
+    # ------------------------------------------------------------------ the weights (each one a field of ``weights``)
+    content_weight = _weight_property("content_weight")
+    style_weight = _weight_property("style_weight")
+    tv_weight = _weight_property("tv_weight")
+    style_layer_weights = _weight_property("style_layer_weights")
+
+    def with_weights(self, weights: LossWeights | None = None, **changes: Any) -> Objective:
+        """This objective with other weights: ``weights`` (default its own) with ``changes`` applied, e.g.
+        ``objective.with_weights(style_weight=1e6)``. The model and the targets are shared, not copied or
+        recomputed; this objective is left as it is."""
+        view = copy.copy(self)
+        view.weights = dataclasses.replace(self.weights if weights is None else weights, **changes)
+        return view
 
     def fingerprint(self) -> dict[str, Any]:
         """What defines the picture this objective paints: digests of the content, style and mask images, and
         the weights, layers and loss settings. A checkpoint records it, so that it resumes only its own picture."""
-        content, styles, blend = self._sources
+        spec, w = self.spec, self.weights
+        blend = self.style.blend_weights
         return {
-            "content image": _digest(content), "style images": [_digest(s) for s in styles],
-            "masks": None if self.masks is None else [_digest(m) for m in self.masks],
-            "style_blend": None if blend is None else [float(b) for b in blend],
-            "weights": self.model.weights_name, "content_layers": list(self.content_layers),
-            "style_layers": list(self.style_layers), "style_loss": self.style_loss_type,
-            "gram_normalize": str(self.gram_normalize), "content_weight": float(self.content_weight),
-            "style_weight": float(self.style_weight), "tv_weight": float(self.tv_weight),
-            "style_layer_weights": {k: float(v) for k, v in dict(self.style_layer_weights).items()},
+            "content image": digest(self._content_image), "style images": self.style.digests(),
+            "masks": None if self.masks is None else [digest(m) for m in self.masks],
+            "style_blend": blend, "weights": self.model.weights_name, "content_layers": list(spec.content_layers),
+            "style_layers": list(spec.style_layers), "style_loss": spec.style_loss,
+            "gram_normalize": str(spec.gram_normalize), "content_weight": float(w.content_weight),
+            "style_weight": float(w.style_weight), "tv_weight": float(w.tv_weight),
+            "style_layer_weights": {k: float(v) for k, v in dict(w.style_layer_weights).items()},
         }
 
-    def _balance(self, name: str, feats: torch.Tensor) -> float:
-        """1 / (the layer's style loss for all-zero features) with ``balance_layers``, else 1.
-
-        For the Gram loss that is ``1 / mean(A²)`` of the target Gram A: each layer's loss is then
-        measured relative to the loss of all-zero features (not of a black picture: after preprocessing
-        black is minus the mean pixel, and the biases make its features non-zero), so every layer counts
-        alike; raw, the Caffe VGG19's relu4_1 term dominates (56× the next layer's for the astronaut and
-        The Starry Night at 256 px, notebook 05b).
-        """
-        if not self.spec.balance_layers:
-            return 1.0
-        zero_loss = float(self._style_term(name, torch.zeros_like(feats[:1])))
-        return 1.0 / zero_loss if zero_loss > 0 else 1.0
-
-    def _blended_target(self, feats: list[torch.Tensor], blend: list[float]) -> Any:
-        """One layer's style target: the blend of each style image's Gram (or mean and covariance)."""
-        if self.style_loss_type == "gram":
-            return torch.stack([w * gram_matrix(f, self.gram_normalize) for w, f in zip(blend, feats)]).sum(0)
-        if self.style_loss_type == "w2":  # blend means and second raw moments (a mixture's), not covariances
-            moments = [mean_second_moment(f) for f in feats]
-            mean = torch.stack([w * m for w, (m, _) in zip(blend, moments)]).sum(0)
-            second = torch.stack([w * s for w, (_, s) in zip(blend, moments)]).sum(0)
-            return w2_target(mean, second)
-        stats = [mean_cov(f) for f in feats]
-        return (sum(w * m for w, (m, _) in zip(blend, stats)), sum(w * c for w, (_, c) in zip(blend, stats)))
-
-    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, image: torch.Tensor, weights: LossWeights | None = None) -> dict[str, torch.Tensor]:
         """The loss terms of ``image``: 0-dim tensors for one picture, (N,) vectors for a batch of N (each
-        item scored against the same targets, with its own weights when the weights are (N,) tensors)."""
+        item scored against the same targets, with its own weights when the weights are (N,) tensors).
+        ``weights`` (default :attr:`weights`) weigh the terms."""
+        w = self.weights if weights is None else weights
         feats = self.model(image, self.layers)
         per_item = image.shape[0] > 1
         zero = image.new_zeros((image.shape[0],) if per_item else (), dtype=torch.promote_types(image.dtype, torch.float32))
-        c = sum((content_loss(feats[n], self.content_targets[n], per_item) for n in self.content_layers), zero)
-        s = sum((self.style_layer_weights[n] * self.layer_scale[n] * self._style_term(n, feats[n], per_item)
-                 for n in self.style_layers), zero)
+        c = self.content(feats, zero, per_item)
+        s = self.style(feats, w.style_layer_weights, zero, per_item)
         t = tv_loss(image, per_item)  # reported even at weight 0: how smooth the picture is
-        total = self.content_weight * c + self.style_weight * s + self.tv_weight * t
+        total = w.content_weight * c + w.style_weight * s + w.tv_weight * t
         return {"total": total, "content": c, "style": s, "tv": t}
-
-    def _style_term(self, name: str, feats: torch.Tensor, per_item: bool = False) -> torch.Tensor:
-        target: Any = self.style_targets[name]
-        if self.masks is not None:
-            return torch.stack([masked_style_loss(feats, m, g, self.gram_normalize, per_item)
-                                for m, g in zip(self.layer_masks[name], target)]).sum(0)
-        if self.style_loss_type == "mean_cov":
-            return mean_cov_loss(feats, target[0], target[1], per_item)
-        if self.style_loss_type == "w2":
-            return w2_style_loss(feats, target, per_item)
-        return style_layer_loss(feats, target, self.gram_normalize, per_item)
-
 
 
 def _check_masks(masks: Sequence[Any], n_styles: int, hw: tuple[int, int], device: torch.device) -> list[torch.Tensor]:
@@ -206,9 +243,3 @@ def _check_masks(masks: Sequence[Any], n_styles: int, hw: tuple[int, int], devic
     if not bool(torch.stack(out).sum(0).gt(0).any()):
         raise ValueError("masks cover no pixel: at least one mask must be non-zero somewhere")
     return out
-
-
-def _digest(image: torch.Tensor) -> str:
-    """A short SHA-256 of an image tensor's float32 values (the same picture gives the same digest)."""
-    data = image.detach().to("cpu", torch.float32).contiguous()
-    return hashlib.sha256(data.numpy().tobytes()).hexdigest()[:16]

@@ -43,14 +43,15 @@ PRESERVE_COLOR: tuple[str, ...] = get_args(ColorMode)
 
 
 def option(help: str, *, cli: str | None = "", parse: Callable[[str], Any] | None = None,
-           metavar: str | None = None) -> dict[str, Any]:
+           metavar: str | None = None, internal: bool = False) -> dict[str, Any]:
     """Field metadata: the help text, and how the command line spells the option.
 
     ``cli=""`` derives ``--the-name`` from the field name, ``cli=None`` keeps the option out of the CLI
     (it takes Python objects, such as a callback), any other string is the flag to use. ``parse`` turns
-    the command-line text into the value (default: the field's type).
+    the command-line text into the value (default: the field's type). ``internal``: set by the package
+    itself, never an option of ``stylize`` or the command line (:func:`option_fields` leaves it out).
     """
-    return {"help": help, "cli": cli, "parse": parse, "metavar": metavar}
+    return {"help": help, "cli": None if internal else cli, "parse": parse, "metavar": metavar, "internal": internal}
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -177,9 +178,9 @@ class RunSpec:
     checkpoint_every: int | None = field(default=None, metadata=option(
         "evaluations between checkpoints (default max(callback_every, 50))"))
     progress: bool = field(default=False, metadata=option("show a tqdm progress bar with the losses", cli=None))
-    stage_span: tuple[int, int] | None = field(default=None, metadata=option(
-        "(steps before this run, steps in all): set by stylize so that the bar and the callbacks' StepInfo "
-        "count across its stages", cli=None))
+    stage_span: tuple[int, int] | None = field(default=None, repr=False, metadata=option(
+        "(steps before this run, steps in all): set by nsthelpers.stages.run_stages so that the bar and the "
+        "callbacks' StepInfo count across a run's stages", internal=True))
 
     def __post_init__(self) -> None:
         checks.choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -189,9 +190,21 @@ class RunSpec:
         checks.choice("precision", self.precision, PRECISIONS)
         if self.cuda_graphs not in ("auto", True, False):
             raise ValueError(f"cuda_graphs={self.cuda_graphs!r}; choose 'auto', True or False")
+        if self.cuda_graphs is True and self.optimizer != "adam":
+            raise ValueError(self._cuda_graphs_refused("optimizer=" + repr(self.optimizer)))
         checks.positive_int("callback_every", self.callback_every)
         if self.checkpoint_every is not None:
             checks.positive_int("checkpoint_every", self.checkpoint_every)
+
+    def check_device(self, device: torch.device) -> None:
+        """The options that depend on the device: ``cuda_graphs=True`` needs a CUDA device (and Adam)."""
+        if self.cuda_graphs is True and (device.type != "cuda" or not hasattr(torch.cuda, "CUDAGraph")):
+            raise ValueError(self._cuda_graphs_refused(f"optimizer={self.optimizer!r} on {device.type}"))
+
+    @staticmethod
+    def _cuda_graphs_refused(got: str) -> str:
+        return (f"cuda_graphs=True needs optimizer='adam' on a CUDA device (got {got}); use cuda_graphs='auto' to "
+                "use them only where they work")
 
 
 @dataclass(frozen=True)
@@ -270,14 +283,14 @@ def _check_steps(steps: Any) -> None:
 SPECS: tuple[type, ...] = (LossSpec, RunSpec, PictureSpec)
 
 
-def fields_of(spec: type) -> list[dataclasses.Field]:
-    """The dataclass fields of one spec class."""
-    return list(dataclasses.fields(spec))
+def option_fields(spec: type) -> list[dataclasses.Field]:
+    """The fields of one spec class that are options of ``stylize`` and the command line (not the internal ones)."""
+    return [f for f in dataclasses.fields(spec) if not f.metadata.get("internal")]
 
 
 def split_options(**options: Any) -> tuple[LossSpec, RunSpec, PictureSpec]:
     """Sort flat keywords into the three specs (checking each value); unknown names are a clear error."""
-    known = {f.name: spec for spec in SPECS for f in fields_of(spec)}
+    known = {f.name: spec for spec in SPECS for f in option_fields(spec)}
     unknown = [k for k in options if k not in known]
     if unknown:
         hints = [f"{k!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(k, known, 1)) else repr(k)
@@ -292,7 +305,7 @@ def split_options(**options: Any) -> tuple[LossSpec, RunSpec, PictureSpec]:
 def signature_parameters() -> list[inspect.Parameter]:
     """Keyword-only parameters for every spec field (for ``stylize``'s signature in help())."""
     return [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
-            for spec in SPECS for f in fields_of(spec)]
+            for spec in SPECS for f in option_fields(spec)]
 
 
 def options_doc(indent: str = "    ") -> str:
@@ -300,6 +313,6 @@ def options_doc(indent: str = "    ") -> str:
     lines = []
     for spec in SPECS:
         lines.append(f"{indent}{spec.__name__} ({(spec.__doc__ or '').splitlines()[0].rstrip('.')}):")
-        for f in fields_of(spec):
+        for f in option_fields(spec):
             lines.append(f"{indent}    {f.name} (default {f.default!r}): {f.metadata['help'].replace('%%', '%')}.")
     return "\n".join(lines)

@@ -55,3 +55,15 @@ def test_batches_refuse_what_would_couple_or_mislead(images, random_vgg):
         stylize_batch(contents[0], style, variants=[{"steps": 3}], weights=random_vgg, steps=2)
     with pytest.raises(ValueError, match="preserve_color"):
         stylize_batch(contents, style, preserve_color="luminance", weights=random_vgg, steps=2)
+
+
+def test_style_scale_is_honoured_and_auto_downsize_refused(images, random_vgg):
+    """A batch paints the style at ``style_scale`` as stylize does (it used to ignore it silently)."""
+    contents, style = images
+    shared = dict(steps=4, style_weight=1e6, weights=random_vgg, scales=None, **LAYERS)
+    scaled = stylize_batch(contents[0], style, style_scale=2.0, **shared)[0]
+    _close(scaled, nst.stylize(contents[0], style, optimizer="adam", style_scale=2.0, **shared))
+    plain = stylize_batch(contents[0], style, **shared)[0]
+    assert plain.history["style"][0] != pytest.approx(scaled.history["style"][0], rel=1e-3)
+    with pytest.raises(ValueError, match="auto_downsize is not available for batches"):
+        stylize_batch(contents, style, auto_downsize=True, weights=random_vgg, steps=2)

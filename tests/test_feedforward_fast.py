@@ -106,6 +106,19 @@ def test_warmup_steps_train_without_the_style_term(random_vgg, style):
     assert sw == pytest.approx(default_style_weight("imagenet", balanced=False) * fast.JOHNSON_STYLE_SCALE)
 
 
+def test_the_style_goes_through_vgg_once_not_every_step(random_vgg):
+    """As pytorch/examples' fast_neural_style: the style's targets are computed before the first step."""
+    style = torch.rand(1, 3, 40, 40, generator=torch.Generator().manual_seed(3))  # 40 px: the crops are 32
+    sizes = []
+    hook = random_vgg.layers[0].register_forward_pre_hook(lambda module, args: sizes.append(args[0].shape[-1]))
+    try:
+        fast.train(style, photos=TrainingCrops(size=32), steps=4, size=32, style_size=40, width=4,
+                   warmup_steps=1, model=random_vgg, device="cpu")
+    finally:
+        hook.remove()
+    assert sizes.count(40) == 1 and sizes.count(32) >= 4
+
+
 def test_save_load_round_trip(tmp_path):
     torch.manual_seed(1)
     net = fast.TransformerNet(4, 2).eval()

@@ -9,13 +9,14 @@ from PIL import Image
 
 import nsthelpers.memory as memory_mod
 import nsthelpers.plan as plan_mod
+import nsthelpers.stages as stages_mod
 import nsthelpers.transfer as transfer_mod
 from nsthelpers import OutOfMemory, estimate_bytes, stylize
 from nsthelpers.cli import main as nst_main
 from nsthelpers.plan import describe_plan, estimate_seconds, format_seconds, seconds_per_evaluation
 from nsthelpers.settings import DEFAULT_SIZES, default_size, resolve_size
 from nsthelpers.specs import PictureSpec
-from nsthelpers.transfer import Stage, scale_plan
+from nsthelpers.stages import Stage, scale_plan
 
 LAYERS = dict(content_layers=["relu2_1"], style_layers=["relu1_1", "relu2_1"])
 
@@ -104,7 +105,7 @@ def _no_work(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("an optimisation started before the plan's memory check")
 
-    monkeypatch.setattr(transfer_mod, "optimize", forbidden)
+    monkeypatch.setattr(stages_mod, "optimize", forbidden)
 
 
 def test_the_largest_scale_is_checked_before_any_work(photo, style, random_vgg, monkeypatch):
@@ -201,14 +202,14 @@ def test_a_short_run_prints_no_estimate(photo, style, random_vgg, monkeypatch, c
 # -------------------------------------------------------------------------------------- nothing thrown away
 def _scale_fails(monkeypatch, side: int, exc: BaseException):
     """``stylize``'s step at ``side`` raises ``exc`` (the earlier scales run as usual)."""
-    real = transfer_mod.optimize
+    real = stages_mod.optimize
 
     def optimize(objective, init, spec, *, steps):
         if max(init.shape[-2:]) == side:
             raise exc
         return real(objective, init, spec, steps=steps)
 
-    monkeypatch.setattr(transfer_mod, "optimize", optimize)
+    monkeypatch.setattr(stages_mod, "optimize", optimize)
 
 
 def test_out_of_memory_at_a_finer_scale_keeps_the_last_finished_scale(photo, style, random_vgg, monkeypatch):
@@ -242,7 +243,7 @@ def test_ctrl_c_between_scales_keeps_the_picture(photo, style, random_vgg, monke
 
 
 def test_a_nan_at_a_finer_scale_keeps_a_finite_picture_at_the_size_asked_for(photo, style, random_vgg, monkeypatch):
-    real = transfer_mod.optimize
+    real = stages_mod.optimize
 
     def optimize(objective, init, spec, *, steps):
         if max(init.shape[-2:]) == 64:
@@ -255,7 +256,7 @@ def test_a_nan_at_a_finer_scale_keeps_a_finite_picture_at_the_size_asked_for(pho
             objective.forward = broken
         return real(objective, init, spec, steps=steps)
 
-    monkeypatch.setattr(transfer_mod, "optimize", optimize)
+    monkeypatch.setattr(stages_mod, "optimize", optimize)
     r = stylize(photo, style, steps=[3, 2], scales=[32, 64], relax_to=1, weights=random_vgg, **LAYERS)
     assert r.stopped == "non-finite loss" and tuple(r.image.shape[-2:]) == (48, 64)
     assert torch.isfinite(r.image).all() and r.image.std() > 0.05  # the coarse picture, upsampled: not black

@@ -1,9 +1,10 @@
-"""Paint, then relax: stylize's stages (transfer.stage_plan) and the style weight each one runs at."""
+"""A run's stages (nsthelpers.stages): paint, then relax, one plan object, one function that runs it, and the style
+weight each stage runs at."""
 import pytest
 import torch
 
 from nsthelpers import Objective, PictureSpec, optimize, stylize
-from nsthelpers.transfer import DEFAULT_RELAX_TO, Stage, stage_plan
+from nsthelpers.stages import DEFAULT_RELAX_TO, Stage, stage_plan
 
 LAYERS = dict(content_layers=["relu2_1"], style_layers=["relu1_1", "relu2_1"])
 
@@ -115,3 +116,57 @@ def test_the_command_line_passes_the_relax_options_on(tmp_path, monkeypatch):
     seen.clear()
     cli.main(args)
     assert "relax_to" not in seen and "paint_fraction" not in seen  # the defaults are stylize's own
+
+
+# ------------------------------------------------------------------------------ one plan, one function that runs it
+def test_a_plan_is_one_object_of_sizes_and_stages():
+    from nsthelpers.stages import StagePlan, scale_plan
+
+    picture = PictureSpec(size=512, steps=40)
+    plan = StagePlan.of(picture, 1000, "lbfgs")
+    assert plan.scales == tuple(scale_plan(picture, 1000)) == ((256, 40), (512, 20))
+    assert list(plan) == stage_plan(list(plan.scales), picture, "lbfgs") == [
+        Stage(256, 12, 1.0), Stage(256, 28, 0.25), Stage(512, 20, 0.25)]
+    assert len(plan) == 3 and plan[0] == Stage(256, 12, 1.0) and plan.final_side == 512
+
+
+def test_no_caller_runs_stages_itself():
+    """stylize, the lab and stylize_batch share nsthelpers.stages.run_stages: none defines a one_scale."""
+    import re
+    from pathlib import Path
+
+    import nsthelpers
+
+    sources = {p.name: p.read_text() for p in Path(nsthelpers.__file__).parent.rglob("*.py")}
+    assert not [name for name, text in sources.items() if re.search(r"def _?one_scale\b", text)]
+    for name in ("transfer.py", "lab.py", "batch.py"):
+        assert "run_stages(" in sources[name] and "optimize(" not in sources[name], name
+
+
+def test_stage_span_is_not_an_option_of_stylize(pair, random_vgg):
+    import argparse
+    import inspect
+
+    from nsthelpers.cli import build_parser
+
+    with pytest.raises(TypeError, match="unknown option 'stage_span'"):
+        stylize(*pair, steps=2, weights=random_vgg, stage_span=(0, 2), **LAYERS)
+    assert "stage_span" not in inspect.signature(stylize).parameters and "stage_span" not in (stylize.__doc__ or "")
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert "stage_span" not in {a.dest for a in commands["stylize"]._actions}
+    assert "steps" in {a.dest for a in commands["stylize"]._actions}
+
+
+def test_options_are_checked_in_the_specs_before_any_work():
+    from pathlib import Path
+
+    import nsthelpers.transfer as transfer
+    from nsthelpers import RunSpec
+
+    with pytest.raises(ValueError, match="cuda_graphs=True needs optimizer='adam'"):
+        RunSpec(cuda_graphs=True)  # L-BFGS
+    with pytest.raises(ValueError, match="cuda_graphs=True needs optimizer='adam' on a CUDA device .* on cpu"):
+        RunSpec(optimizer="adam", cuda_graphs=True).check_device(torch.device("cpu"))
+    with pytest.raises(ValueError, match="lr"):
+        RunSpec(lr=-1.0)
+    assert "resolve_" not in Path(transfer.__file__).read_text()  # stylize checks nothing twice

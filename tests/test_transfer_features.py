@@ -162,12 +162,12 @@ def test_too_large_for_memory_fails_before_work_with_a_size_that_fits(pair, rand
 
 
 def test_oom_during_optimisation_becomes_clear_error(pair, random_vgg, monkeypatch):
-    import nsthelpers.transfer as transfer_mod
+    import nsthelpers.stages as stages_mod
 
     def oom(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(transfer_mod, "optimize", oom)
+    monkeypatch.setattr(stages_mod, "optimize", oom)
     with pytest.raises(OutOfMemory, match=r"out of memory at 32×32 on cpu\. Use size=16"):
         stylize(*pair, steps=1, weights=random_vgg, **LAYERS)
 

@@ -80,13 +80,16 @@ def test_a_lab_run_equals_stylize_with_the_same_settings(lab, random_vgg, images
     assert torch.allclose(ours.image, ref.image, atol=1e-6)
 
 
-def test_weights_reach_the_objective(lab):
+def test_weights_reach_the_objective_without_changing_the_cached_one(lab):
     off = lab.run(style="swirls", size=SIZE, steps=2, style_layer_weights=[0, 0, 0, 0, 0], tv_weight=0)
     assert off.history["style"] == [0.0, 0.0] and off.history["total"] == off.history["content"]
-    objective = lab.objective("swirls", SIZE)
-    assert objective.tv_weight == 0 and set(objective.style_layer_weights.values()) == {0.0}
-    lab.run(style="swirls", size=SIZE, steps=1, log10_ratio=3.5)
-    assert objective.style_weight == pytest.approx(10 ** 3.5) and objective.style_layer_weights["relu1_1"] == 1.0
+    objective = lab.objective("swirls", SIZE)  # the cached targets, with the package's weights: a run gives its own
+    assert objective.tv_weight == lab.default_tv_weight and set(objective.style_layer_weights.values()) == {1.0}
+    on = lab.run(style="swirls", size=SIZE, steps=1, log10_ratio=3.5, tv_weight=0)
+    assert on.settings["style_weight"] == pytest.approx(10 ** 3.5)
+    h = on.history
+    assert h["total"][0] == pytest.approx(h["content"][0] + 10 ** 3.5 * h["style"][0], rel=1e-5) and h["style"][0] > 0
+    assert objective.style_weight == pytest.approx(10 ** lab.default_log10_ratio)
 
 
 def test_defaults_and_validation(random_vgg, caffe_vgg, images, lab):

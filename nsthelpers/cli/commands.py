@@ -62,7 +62,7 @@ def add_spec_options(parser: argparse.ArgumentParser) -> None:
     for spec in specs.SPECS:
         group = parser.add_argument_group(spec.__name__, (spec.__doc__ or "").splitlines()[0])
         hints = typing.get_type_hints(spec)
-        for f in specs.fields_of(spec):
+        for f in specs.option_fields(spec):
             argument = _argument_for(spec, f, hints)
             if argument is not None:
                 group.add_argument(argument[0], **argument[1])

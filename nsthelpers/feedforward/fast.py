@@ -35,6 +35,7 @@ from ..checks import positive_int, positive_number, weight
 from ..images import long_side_hw
 from ..objective import Objective, default_style_weight, default_tv_weight
 from ..settings import default_device
+from ..specs import LossSpec
 from .trainset import TrainingCrops
 from ..vgg import VGG19Features, load_vgg19
 
@@ -184,9 +185,9 @@ def train(
     """Train a :class:`TransformerNet` for one style with Johnson et al.'s perceptual loss.
 
     Each step draws ``batch_size`` random crops of ``size`` px (``photos``, default the offline training
-    photos), builds the loss as an :class:`~nsthelpers.Objective` for that batch and the style, and takes
-    one Adam step on the network's weights. The first ``warmup_steps`` use no style term: the network first
-    learns to copy the photo (Gatys' optimisation gets that for free by starting from the photo). Weights
+    photos), scores the network's output with an :class:`~nsthelpers.Objective` for that batch (the style's
+    targets computed once, as pytorch/examples' fast_neural_style does), and takes one Adam step on the
+    network's weights. The first ``warmup_steps`` use no style term: the network first learns to copy the photo (Gatys' optimisation gets that for free by starting from the photo). Weights
     default to :func:`johnson_weights`; the style is resized so its longer side is ``style_size`` (default
     ``size``). ``net`` continues training a network; ``callback(step, losses, net)`` may return True to stop.
     """
@@ -204,10 +205,13 @@ def train(
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     history: dict[str, list[float]] = {k: [] for k in ("total", "content", "style", "tv")}
     t0 = time.perf_counter()
+    spec = LossSpec(content_layers=tuple(content_layers), content_weight=content_weight, style_weight=sw,
+                    tv_weight=tv, balance_layers=False)
+    style_targets = Objective.style_targets_for(vgg, [style_img], spec)
     for step, batch in zip(step_range(steps, progress), photos.batches(batch_size)):
         batch = batch.to(dev)
-        objective = Objective(vgg, batch, [style_img], content_layers=content_layers, content_weight=content_weight,
-                              style_weight=0.0 if step < warmup_steps else sw, tv_weight=tv, balance_layers=False)
+        objective = Objective(vgg, batch, spec=spec, style_targets=style_targets)
+        objective = objective.with_weights(style_weight=0.0) if step < warmup_steps else objective
         losses = perceptual_step(net, opt, objective, batch)
         if record_step(history, losses, step, lr, callback, net):
             break

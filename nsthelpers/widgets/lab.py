@@ -2,9 +2,10 @@
 
 A re-run that changes only loss weights (the style/content ratio, the TV weight, the per-layer style
 weights) re-uses the :class:`~nsthelpers.objective.Objective` of the previous run: its targets (content
-activations, style Gram matrices) are computed once per ``(style image, size, layers)`` and the weights
-are plain attributes. :class:`StyleLab` holds that cache; the ipywidgets front end
-(:class:`nsthelpers.widgets.StyleLabWidget`) only maps controls to :meth:`StyleLab.run`'s keywords.
+activations, style Gram matrices) are computed once per ``(style image, size, layers)``, and each run
+gives it its own weights (:meth:`~nsthelpers.objective.Objective.with_weights`). :class:`StyleLab` holds
+that cache; the ipywidgets front end (:class:`nsthelpers.widgets.StyleLabWidget`) only maps controls to
+:meth:`StyleLab.run`'s keywords.
 
     lab = StyleLab(model, nst.data.content_photo("astronaut"))
     a = lab.run(style="starry_night", size=128, steps=50, log10_ratio=2)
@@ -19,21 +20,20 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from .. import checks, data
+from .. import data
+from .. import checks
 from ..images import load_image, resize_max_side
 from ..starts import at_least
-from ..loop import StepInfo, StyleResult, optimize
-from ..objective import Objective, default_style_weight, default_tv_weight
+from ..loop import StepInfo, StyleResult
+from ..objective import LossWeights, Objective, default_style_weight, default_tv_weight
 from ..settings import default_device, default_size, resolve_size
 from ..specs import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, PictureSpec, RunSpec
-from ..transfer import run_scales, stage_plan, start_image
+from ..stages import AtSize, StagePlan, run_stages
 from ..vgg import VGG19Features, deepest_layer
 
 #: Style images offered by default: the three paintings (generated fallbacks offline), then the textures.
 LAB_STYLES: tuple[str, ...] = (*data.ARTWORKS, *data.TEXTURES)
 
-#: Parameters of :meth:`StyleLab.run` that only change loss weights (a re-run keeps the targets).
-WEIGHT_PARAMS = ("log10_ratio", "tv_weight", "style_layer_weights")
 #: |log10_ratio| beyond this is refused: 10**30 × a loss already overflows float32 (3.4e38) for losses above 3e8.
 MAX_LOG10_RATIO = 30
 
@@ -94,7 +94,8 @@ class StyleLab:
     # ------------------------------------------------------------------ defaults and inputs
     @property
     def default_log10_ratio(self) -> float:
-        """log10 of the package's default style weight for this model (content weight 1): 2 for caffe."""
+        """log10 of the package's default style weight for this model (content weight 1): 7 for caffe
+        (1e7), about 3.5 for ImageNet-normalised weights (3e3); see :data:`~nsthelpers.objective.DEFAULT_STYLE_WEIGHT`."""
         return math.log10(default_style_weight(self.model.preprocess.convention))
 
     @property
@@ -202,26 +203,21 @@ class StyleLab:
         size = resolve_size(size, max(self.content.shape[-2:]), kind="lab", device=self.device)
         optimizer = RunSpec().optimizer if optimizer is None else optimizer
         weights = self._weights(log10_ratio, tv_weight, style_layer_weights)
-        spec = RunSpec(optimizer=optimizer, lr=lr, precision=precision, callback=callback,  # type: ignore[arg-type]
-                       callback_every=callback_every)
+        run_spec = RunSpec(optimizer=optimizer, lr=lr, precision=precision, callback=callback,  # type: ignore[arg-type]
+                           callback_every=callback_every)
         picture = PictureSpec(init=init, seed=self.seed)  # type: ignore[arg-type]
-        plan = [(size // 2, checks.positive_int("coarse_steps", coarse_steps)), (size, steps)] if coarse_steps \
+        scales = [(size // 2, checks.positive_int("coarse_steps", coarse_steps)), (size, steps)] if coarse_steps \
             else [(size, steps)]
         hits = self.stats["cache_hits"]
+        loss_weights = LossWeights(1.0, 10.0 ** weights["log10_ratio"], weights["tv_weight"],
+                                   weights["style_layer_weights"])
 
-        objectives: dict[int, Objective] = {}  # one per size for this run: its stages at one size share it
+        def at_size(side: int) -> AtSize:
+            objective = self.objective(style, side).with_weights(loss_weights)
+            return AtSize(objective, self.content_at(side), self.style_at(style, side), picture)
 
-        def one_scale(side: int, n: int, start: torch.Tensor | None, run_spec: RunSpec, factor: float) -> StyleResult:
-            if side not in objectives:
-                objectives[side] = self.objective(style, side)
-            objective = objectives[side]
-            objective.content_weight, objective.style_weight = 1.0, 10.0 ** weights["log10_ratio"] * factor
-            objective.tv_weight, objective.style_layer_weights = weights["tv_weight"], weights["style_layer_weights"]
-            content = self.content_at(side)
-            first = start_image(start, picture.init, content, self.style_at(style, side), picture)
-            return optimize(objective, first.to(self.device), run_spec, steps=n)
-
-        result = run_scales(stage_plan(plan, picture, optimizer), one_scale, spec)
+        result = run_stages(StagePlan.of_scales(scales, picture, optimizer), at_size, run_spec, self.device)
+        result.settings.pop("loss_weights")
         params = {"style": style, "size": size, "steps": steps, "coarse_steps": coarse_steps, "optimizer": optimizer,
                   "init": init, **weights, "lr": lr}
         result.settings.update({"params": params, "cached": self.stats["cache_hits"] > hits,
