@@ -6,11 +6,11 @@ Notebooks import the names in ``__all__`` from here, and the subpackages by name
 save) → ``vgg`` (VGG19 with named layers and its weights) → ``features``, ``gram``, ``losses`` (activations,
 Gram matrices, loss terms) → ``specs`` (every option of a run, checked once) → ``targets`` (one module per style
 statistic, its targets held as buffers) → ``objective`` (the loss as a module) → ``starts`` (where each scale
-starts) → ``loop`` (``optimize``: Adam or L-BFGS
-on the pixels, the short loop to read first; ``step_hook`` holds what makes it fast on a GPU: CUDA graphs,
-bf16, channels_last, checkpoints) → ``stages`` (a run's plan, scales × paint/relax stages, and the one
-function that runs it) → ``transfer`` (``stylize``: images in, picture out) and ``batch`` (``stylize_batch``). Beside the path: ``settings`` (device, weights, run-size profile), ``checks``
-(argument checks), ``color``, ``masks``, ``memory``, ``plan`` (memory and time before any work),
+starts) → ``loop`` (``optimize``: Adam or L-BFGS on the pixels, the short loop to read first; ``step_hook``
+holds what makes it fast on a GPU: CUDA graphs, bf16, channels_last, checkpoints) → ``stages`` (a run's plan,
+scales × paint/relax stages, and the one function that runs it) → ``transfer`` (``stylize``: images in, picture
+out) and ``batch`` (``stylize_batch``). Beside the path: ``settings`` (device, weights, run-size profile),
+``checks`` (argument checks), ``color``, ``masks``, ``memory``, ``plan`` (memory and time before any work),
 ``checkpoint``, ``outputs`` (never losing a user's work), ``evaluate`` (scores), ``measures`` (the two
 independent judges, which import nothing from the package) and ``session`` (``setup()``).
 
