@@ -147,7 +147,7 @@ def test_stage_span_is_not_an_option_of_stylize(pair, random_vgg):
     import argparse
     import inspect
 
-    from nsthelpers.cli import build_parser
+    from nsthelpers.cli.commands import build_parser
 
     with pytest.raises(TypeError, match="unknown option 'stage_span'"):
         stylize(*pair, steps=2, weights=random_vgg, stage_span=(0, 2), **LAYERS)

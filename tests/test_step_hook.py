@@ -110,9 +110,12 @@ def test_without_graphs_a_step_is_the_function_itself():
 def test_cuda_graphs_are_refused_or_skipped_where_they_cannot_work(asked):
     from nsthelpers.specs import RunSpec
 
-    spec = RunSpec(optimizer="lbfgs", cuda_graphs=asked)
-    if asked is True:
+    if asked is True:  # refused where the option is checked, once: in the spec
         with pytest.raises(ValueError, match="needs optimizer='adam' on a CUDA device"):
-            StepHook.for_run(spec, torch.rand(1, 3, 4, 4), 5, 1.0, objective=None)
+            RunSpec(optimizer="lbfgs", cuda_graphs=asked)
+        with pytest.raises(ValueError, match="needs optimizer='adam' on a CUDA device"):  # Adam, but on the CPU
+            StepHook.for_run(RunSpec(optimizer="adam", cuda_graphs=True), torch.rand(1, 3, 4, 4), 5, 1.0,
+                             objective=None)
     else:
+        spec = RunSpec(optimizer="lbfgs", cuda_graphs=asked)
         assert StepHook.for_run(spec, torch.rand(1, 3, 4, 4), 5, 1.0, objective=None).graphs is False
