@@ -253,3 +253,24 @@ def test_make_executed_adds_widget_pictures_to_up_to_date_copies_without_running
     outputs = json.loads(ex.copy_path(source).read_text())["cells"][0]["outputs"]
     assert [list(o["data"]) for o in outputs] == [[ex.WIDGET_VIEW, "text/plain"], ["image/png", "text/plain"]]
     assert ex.main([]) == 0 and "widget pictures added" not in capsys.readouterr().out
+
+
+def test_compact_makes_a_large_animation_smaller_once():
+
+    rng = np.random.default_rng(0)
+    frames = [Image.fromarray(rng.integers(0, 255, (160, 640, 3), dtype=np.uint8)) for _ in range(4)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=250, loop=0)
+    gif = base64.b64encode(buffer.getvalue()).decode("ascii")
+    assert len(gif) > ex.GIF_KEPT_BYTES
+    nb = {"cells": [{"cell_type": "code", "source": "", "outputs": [
+        {"output_type": "display_data", "metadata": {}, "data": {"image/gif": gif}},
+        {"output_type": "stream", "name": "stdout", "text": "x"}]}], "metadata": {}}
+    assert ex.compact(nb) == 1
+    out = nb["cells"][0]["outputs"][0]
+    smaller = base64.b64decode(out["data"]["image/gif"])
+    with Image.open(io.BytesIO(smaller)) as image:
+        assert image.n_frames == 4 and image.size == (480, 120) and image.info["duration"] == 250
+    assert len(out["data"]["image/gif"]) < 0.75 * len(gif)
+    assert "metadata" not in nb["cells"][0]["outputs"][1]   # a stream output gets no metadata (nbformat forbids it)
+    assert ex.compact(nb) == 0                        # once: the marker stops a second reduction
