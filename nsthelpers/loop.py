@@ -3,7 +3,7 @@
 Read :func:`_adam_loop` first: it is notebook 05's ``adam_loop``, line for line (zero the gradient, evaluate the
 loss, step, clamp to [0, 1]; a test keeps the two alike), with one object, the
 :class:`~nsthelpers.step_hook.StepHook`, where a run on a GPU or a long run adds bf16 autocast, channels_last,
-CUDA graphs and checkpoints. A :class:`Run` holds the bookkeeping: the loss history (copied from the device only
+CUDA graphs and checkpoints. A :class:`Progress` holds the bookkeeping: the loss history (copied from the device only
 every ``callback_every`` steps, so the GPU is not stalled by a sync per step), the callback and the stopping rule,
 the image at the last check with finite losses. Each loop returns why it stopped. One "step" is one objective
 evaluation, for both optimisers.
@@ -84,7 +84,7 @@ def resolve_optimizer(optimizer: str, lr: float | None) -> float:
 
 # ----------------------------------------------------------------------------------------- the run
 @dataclass
-class Run:
+class Progress:
     """The state of one optimisation, shared by both loops: the picture, the losses, where it stands."""
 
     x: torch.Tensor                      # the pixels being optimised (requires grad)
@@ -171,13 +171,13 @@ class Run:
 
 
 # ----------------------------------------------------------------------------------------- the loops
-def _adam_loop(run: Run, objective: Callable[[torch.Tensor], dict[str, torch.Tensor]], hook: StepHook) -> StopReason:
+def _adam_loop(progress: Progress, objective: Callable[[torch.Tensor], dict[str, torch.Tensor]], hook: StepHook) -> StopReason:
     """Adam on the pixels: notebook 05's ``adam_loop``, line for line, with ``hook`` where a GPU run adds speed.
 
-    ``objective`` returns every loss term (for a batch, one per item); ``run.record`` books them."""
-    x, lr_at = run.x, run.lr_at
+    ``objective`` returns every loss term (for a batch, one per item); ``progress.record`` books them."""
+    x, lr_at = progress.x, progress.lr_at
     opt = torch.optim.Adam([x], lr=lr_at(0))
-    hook.start(opt, run)  # hook: Adam's state from a checkpoint; what a CUDA graph needs
+    hook.start(opt, progress)  # hook: Adam's state from a checkpoint; what a CUDA graph needs
 
     def adam_step() -> dict[str, torch.Tensor]:
         opt.zero_grad()
@@ -188,10 +188,10 @@ def _adam_loop(run: Run, objective: Callable[[torch.Tensor], dict[str, torch.Ten
             x.clamp_(0, 1)  # keep the pixels in [0, 1]
         return losses
 
-    for step in range(run.step, run.steps):
+    for step in range(progress.step, progress.steps):
         opt.param_groups[0]["lr"] = lr_at(step)
         losses = hook.step(adam_step)  # hook: adam_step(), or on a GPU its CUDA graph replayed
-        if stop := run.record(losses):
+        if stop := progress.record(losses):
             return stop
     return "finished"
 
@@ -204,7 +204,7 @@ class _Stop(Exception):
         self.reason = reason
 
 
-def _lbfgs_loop(run: Run, objective: Callable[[torch.Tensor], dict[str, torch.Tensor]], hook: StepHook) -> StopReason:
+def _lbfgs_loop(progress: Progress, objective: Callable[[torch.Tensor], dict[str, torch.Tensor]], hook: StepHook) -> StopReason:
     """L-BFGS with a strong-Wolfe line search; each objective evaluation is one step.
 
     Adam's steps are small, so clamping to [0, 1] after each one is harmless. L-BFGS's line search tries
@@ -217,15 +217,15 @@ def _lbfgs_loop(run: Run, objective: Callable[[torch.Tensor], dict[str, torch.Te
     inside a line search, with the pixels at a trial point that is never evaluated, or just after a long
     trial step; L-BFGS's answer is its best point, not whatever it was trying last.
     """
-    x = run.x
-    opt = torch.optim.LBFGS([x], lr=run.lr, max_iter=run.steps, max_eval=run.steps + 1, history_size=50,
+    x = progress.x
+    opt = torch.optim.LBFGS([x], lr=progress.lr, max_iter=progress.steps, max_eval=progress.steps + 1, history_size=50,
                             tolerance_grad=0.0, tolerance_change=0.0, line_search_fn="strong_wolfe")
-    hook.start(opt, run)
+    hook.start(opt, progress)
     box_weight: list[float] = []  # set at the first evaluation (one host sync)
     best: list[Any] = []  # [value, pixels] of the best point evaluated so far
 
     def closure() -> torch.Tensor:
-        if run.step >= run.steps:
+        if progress.step >= progress.steps:
             raise _Stop("finished")  # the budget ran out inside a line search
         opt.zero_grad()
         losses = objective(x)
@@ -236,15 +236,15 @@ def _lbfgs_loop(run: Run, objective: Callable[[torch.Tensor], dict[str, torch.Te
         value = float(minimised.detach())
         if not best or value < best[0]:
             best[:] = [value, x.detach().clone()]
-        if stop := run.record(losses):
+        if stop := progress.record(losses):
             raise _Stop(stop)
         return minimised
 
     try:
-        while run.step < run.steps:
-            before = run.step
+        while progress.step < progress.steps:
+            before = progress.step
             opt.step(closure)
-            if run.step == before:  # converged exactly: nothing left to do
+            if progress.step == before:  # converged exactly: nothing left to do
                 break
     except _Stop as stop:
         return stop.reason
@@ -289,50 +289,50 @@ def optimize(objective: Objective, init: torch.Tensor, spec: RunSpec | None = No
     steps = checks.positive_int("steps", steps)
     lr = resolve_optimizer(spec.optimizer, spec.lr)
     hook = StepHook.for_run(spec, init, steps, lr, objective)
-    run = Run(hook.pixels(init, objective), steps, spec, lr, hook)
-    hook.resume(run)
-    run.last_good, run.good_step = run.x.detach().clone(), run.step
-    run.offset, run.total = spec.stage_span or (0, steps)
-    run.bar = _progress_bar(run.total, run.offset + run.step, last=run.offset + steps >= run.total) if spec.progress else None
+    progress = Progress(hook.pixels(init, objective), steps, spec, lr, hook)
+    hook.resume(progress)
+    progress.last_good, progress.good_step = progress.x.detach().clone(), progress.step
+    progress.offset, progress.total = spec.stage_span or (0, steps)
+    progress.bar = _progress_bar(progress.total, progress.offset + progress.step, last=progress.offset + steps >= progress.total) if spec.progress else None
     t0 = time.perf_counter()
-    _run_loop(run, objective, hook)
-    return _result(run, objective, time.perf_counter() - t0, init)
+    _run_loop(progress, objective, hook)
+    return _result(progress, objective, time.perf_counter() - t0, init)
 
 
-def _run_loop(run: Run, objective: Objective, hook: StepHook) -> None:
+def _run_loop(progress: Progress, objective: Objective, hook: StepHook) -> None:
     """Run the chosen loop with the hook around it; record how it ended."""
-    loop = _adam_loop if run.spec.optimizer == "adam" else _lbfgs_loop
+    loop = _adam_loop if progress.spec.optimizer == "adam" else _lbfgs_loop
     try:
         with hook:
             try:
-                run.stopped = loop(run, hook.forward(objective), hook)
+                progress.stopped = loop(progress, hook.forward(objective), hook)
             except StopOptimization:  # raised by a callback or the objective: the caller asked to stop
-                run.stopped = "callback"
+                progress.stopped = "callback"
             except KeyboardInterrupt:
-                run.stopped = "interrupted"
-                run.message = f"interrupted at step {run.step}; returning the image so far" + hook.interrupted(run)
-            if run.stopped != "non-finite loss":
-                run.stopped = run.flush() or run.stopped
+                progress.stopped = "interrupted"
+                progress.message = f"interrupted at step {progress.step}; returning the image so far" + hook.interrupted(progress)
+            if progress.stopped != "non-finite loss":
+                progress.stopped = progress.flush() or progress.stopped
     finally:
-        if run.bar is not None:
-            run.bar.close()
+        if progress.bar is not None:
+            progress.bar.close()
 
 
-def _result(run: Run, objective: Objective, elapsed: float, init: torch.Tensor) -> StyleResult:
+def _result(progress: Progress, objective: Objective, elapsed: float, init: torch.Tensor) -> StyleResult:
     """The returned picture (finite, clipped, on the CPU), scored once more so the numbers describe it."""
-    picture = run.last_good if run.stopped == "non-finite loss" else run.x.detach()
+    picture = progress.last_good if progress.stopped == "non-finite loss" else progress.x.detach()
     assert picture is not None
     picture = torch.nan_to_num(picture.float(), nan=0.0).clamp(0, 1).cpu().contiguous()
-    resumed = run.hook.resumed_from
-    new_steps = run.step - (resumed or 0)
+    resumed = progress.hook.resumed_from
+    new_steps = progress.step - (resumed or 0)
     timings = {"optimize_s": elapsed, "ms_per_step": 1000 * elapsed / max(new_steps, 1)}
-    result = StyleResult(picture, run.history, run.step, timings, run.stopped, run.message)
-    if run.stopped != "non-finite loss":
+    result = StyleResult(picture, progress.history, progress.step, timings, progress.stopped, progress.message)
+    if progress.stopped != "non-finite loss":
         # L-BFGS's best point can lie slightly outside [0, 1]: score the picture actually returned.
         with torch.no_grad():
             terms = objective(picture.to(init.device, init.dtype))
         result.final = {k: terms[k].tolist() for k in LOSS_TERMS}  # floats; for a batch, one per item
-    result.settings.update(run.hook.settings())
+    result.settings.update(progress.hook.settings())
     return result
 
 

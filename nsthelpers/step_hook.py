@@ -3,12 +3,12 @@
 The loops in :mod:`nsthelpers.loop` are notebook 05's loop. Everything a run on a GPU, or a long run, needs
 beyond it sits in one object, :class:`StepHook`, which the loops call in three places:
 
-* ``hook.start(optimizer, run)``, once the optimiser exists: Adam's state from a checkpoint being resumed, and,
+* ``hook.start(optimizer, progress)``, once the optimiser exists: Adam's state from a checkpoint being resumed, and,
   when the step will be a CUDA graph, a ``capturable`` Adam whose learning rate lives in a device tensor;
 * ``hook.step(fn)``, for each Adam step: ``fn()`` itself (zero the gradient, evaluate, step, clamp); or, with
   CUDA graphs, a few calls of ``fn`` on a side stream, one checked recording of it, and then replays of the
   recording (one launch per step instead of hundreds);
-* ``hook.after(run)``, after a step's losses are booked: a checkpoint every ``checkpoint_every`` steps.
+* ``hook.after(progress)``, after a step's losses are booked: a checkpoint every ``checkpoint_every`` steps.
 
 Before the loop, :meth:`StepHook.pixels` puts the image (and VGG) in channels_last on CUDA,
 :meth:`StepHook.forward` runs the objective under bf16 autocast when the precision asks for it, and
@@ -34,8 +34,8 @@ Losses = dict[str, torch.Tensor]
 NonFinite = Literal["non-finite loss"]  # what a copy of the losses to the host can find
 
 
-class RunState(Protocol):
-    """What the hook reads of :class:`nsthelpers.loop.Run`: the pixels, where the run stands, its history."""
+class ProgressView(Protocol):
+    """What the hook reads of :class:`nsthelpers.loop.Progress`: the pixels, where the run stands, its history."""
 
     x: torch.Tensor
     step: int
@@ -77,7 +77,7 @@ class StepHook:
         self.resumed_from: int | None = None
         self.saved_optimizer: dict | None = None
         self.optimizer: torch.optim.Optimizer | None = None
-        self.run: RunState | None = None
+        self.progress: ProgressView | None = None
         self.graph: _Graph | None = None
         self._forward: Callable[[torch.Tensor], Losses] | None = None
         self._benchmark: list[bool] = []
@@ -110,15 +110,15 @@ class StepHook:
         self._forward = objective if dtype is None else autocast_forward
         return self._forward
 
-    def resume(self, run: RunState) -> int | None:
-        """Load a saved state of this run (image, step, history) into ``run``; the step it resumes from."""
+    def resume(self, progress: ProgressView) -> int | None:
+        """Load a saved state of this run (image, step, history) into ``progress``; the step it resumes from."""
         saved = self.checkpoint.load() if self.checkpoint is not None else None
         if saved is None:
             return None
         with torch.no_grad():
-            run.x.copy_(saved["image"].to(run.x.device))
-        run.step = saved["step"]
-        run.history = {k: list(saved["history"][k]) for k in run.history}
+            progress.x.copy_(saved["image"].to(progress.x.device))
+        progress.step = saved["step"]
+        progress.history = {k: list(saved["history"][k]) for k in progress.history}
         self.saved_optimizer, self.resumed_from = saved.get("optimizer"), saved["step"]
         return self.resumed_from
 
@@ -131,52 +131,52 @@ class StepHook:
         torch.backends.cudnn.benchmark = self._benchmark.pop()
 
     # ------------------------------------------------------------------------ the three calls of the loops
-    def start(self, optimizer: torch.optim.Optimizer, run: RunState) -> None:
+    def start(self, optimizer: torch.optim.Optimizer, progress: ProgressView) -> None:
         """Once the optimiser exists: give Adam its saved state and what a CUDA graph needs."""
-        self.optimizer, self.run = optimizer, run
+        self.optimizer, self.progress = optimizer, progress
         if not isinstance(optimizer, torch.optim.Adam):
             return  # L-BFGS's curvature history is not saved: a resumed run restarts it from the saved image
-        capturable = self.graphs and run.x.device.type == "cuda"
+        capturable = self.graphs and progress.x.device.type == "cuda"
         optimizer.param_groups[0]["capturable"] = capturable  # its step count stays on the device
         if self.saved_optimizer:
             lr = optimizer.param_groups[0]["lr"]
             optimizer.load_state_dict(self.saved_optimizer)
             optimizer.param_groups[0].update(lr=lr, capturable=capturable)
-            state = optimizer.state[run.x]
+            state = optimizer.state[progress.x]
             if "step" in state:
-                state["step"] = state["step"].to(run.x.device if capturable else "cpu", torch.float32)
+                state["step"] = state["step"].to(progress.x.device if capturable else "cpu", torch.float32)
         if self.graphs:
             assert self._forward is not None, "call hook.forward(objective) before the loop"
-            self.graph = _Graph(optimizer, run.x, self._forward)
+            self.graph = _Graph(optimizer, progress.x, self._forward)
 
     def step(self, fn: Callable[[], Losses]) -> Losses:
         """One step: ``fn()``, or with CUDA graphs a warm-up call, the checked capture, or a replay."""
         if self.graph is None:
             return fn()
-        assert self.run is not None
-        losses = self.graph.step(fn, steps_left=self.run.steps - self.run.step)
+        assert self.progress is not None
+        losses = self.graph.step(fn, steps_left=self.progress.steps - self.progress.step)
         self.graphed = self.graph.replay is not None
         return losses
 
-    def after(self, run: RunState) -> NonFinite | None:
+    def after(self, progress: ProgressView) -> NonFinite | None:
         """After a booked step: every ``checkpoint.every`` steps copy the losses to the host and save the run.
         Returns the stop reason the copy found (a non-finite loss), else None."""
-        if self.checkpoint is None or run.step % self.checkpoint.every:
+        if self.checkpoint is None or progress.step % self.checkpoint.every:
             return None
-        stop = run.flush()
+        stop = progress.flush()
         if stop is None:
-            self.checkpoint.save(run.x, run.step, run.history, self._optimizer_state())
+            self.checkpoint.save(progress.x, progress.step, progress.history, self._optimizer_state())
         return stop
 
-    def interrupted(self, run: RunState) -> str:
+    def interrupted(self, progress: ProgressView) -> str:
         """After Ctrl-C: save the work so far, if the run has a checkpoint; the words to add to the message."""
         if self.checkpoint is None:
             return ""
-        run.flush()
-        self.checkpoint.save(run.x, run.step, run.history, self._optimizer_state())
+        progress.flush()
+        self.checkpoint.save(progress.x, progress.step, progress.history, self._optimizer_state())
         if self.checkpoint.failed is not None:
             return ""
-        return f" (saved; re-run with the same checkpoint_path to resume from step {run.step})"
+        return f" (saved; re-run with the same checkpoint_path to resume from step {progress.step})"
 
     def settings(self) -> dict[str, Any]:
         """What the run's result records of the hook: whether CUDA graphs were used; the step it resumed from."""

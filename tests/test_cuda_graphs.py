@@ -38,12 +38,12 @@ class ReplayBackend:
             raise RuntimeError("operation not permitted when stream is capturing")
         out = torch.full((4,), float("nan"))  # a real capture leaves its outputs unwritten
 
-        def run():
+        def progress():
             self.replays += 1
             terms = fn()
             out.copy_(terms * 3 + 1 if self.corrupt else terms)
 
-        return run, out
+        return progress, out
 
 
 @pytest.fixture

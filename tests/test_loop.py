@@ -130,11 +130,11 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "05_style_transfe
 PACKAGE_TO_NOTEBOOK = {
     # optimize prepared the pixels (StepHook.pixels: a copy of the start that requires grad); run.lr_at is the
     # notebook's cosine (checked below)
-    "x, lr_at = (run.x, run.lr_at)": "x = start.clone().requires_grad_(True)",
-    "for step in range(run.step, run.steps):": "for step in range(steps):",  # a resumed run starts at its step
+    "x, lr_at = (progress.x, progress.lr_at)": "x = start.clone().requires_grad_(True)",
+    "for step in range(progress.step, progress.steps):": "for step in range(steps):",  # a resumed run starts at its step
     "    losses = objective(x)": "    loss = nst_loss(x)",                  # the Objective returns every term
     "    losses['total'].sum().backward()": "    loss.backward()",          # a batch: the items' totals add
-    "    if (stop := run.record(losses)):": "    history.append(loss.item())",  # the Run books every term,
+    "    if (stop := progress.record(losses)):": "    history.append(loss.item())",  # the Progress books every term,
     "        return stop": None,                                             # and says when the run must stop
     "return 'finished'": "return (x.detach(), history)",
 }
@@ -180,8 +180,8 @@ def test_adam_loop_is_notebook_05s_loop_line_for_line_apart_from_the_hook():
     # and the schedule: the notebook's cosine is run.lr_at
     namespace: dict = {"math": math, "LR": 0.05}
     exec(ast.unparse(_notebook_function("cosine")), namespace)
-    run = loop.Run(START, 40, RunSpec(), 0.05, StepHook(torch.device("cpu")))
-    assert [run.lr_at(s) for s in range(40)] == [namespace["cosine"](s, 40) for s in range(40)]
+    progress = loop.Progress(START, 40, RunSpec(), 0.05, StepHook(torch.device("cpu")))
+    assert [progress.lr_at(s) for s in range(40)] == [namespace["cosine"](s, 40) for s in range(40)]
 
 
 def _code_of(path: Path) -> str:
@@ -209,9 +209,9 @@ def test_the_loops_return_why_they_stopped():
         objective = objective or Quadratic()
         spec = RunSpec(optimizer=optimizer, **options)
         hook = StepHook(torch.device("cpu"))
-        run = loop.Run(hook.pixels(START, objective), steps, spec, loop.DEFAULT_LR[optimizer], hook)
+        progress = loop.Progress(hook.pixels(START, objective), steps, spec, loop.DEFAULT_LR[optimizer], hook)
         chosen = loop._adam_loop if optimizer == "adam" else loop._lbfgs_loop
-        return chosen(run, hook.forward(objective), hook), run.step
+        return chosen(progress, hook.forward(objective), hook), progress.step
 
     assert ending("adam") == ("finished", 30)
     assert ending("lbfgs", steps=3) == ("finished", 3)  # L-BFGS's budget ends inside its line search

@@ -66,36 +66,36 @@ class FakeRun:
 def test_a_checkpoint_every_n_steps_after_a_copy_of_the_losses_and_a_resume_loads_it(tmp_path):
     path = tmp_path / "run.ckpt"
     hook = StepHook(CPU, checkpoint=Checkpoint(path, 4, {"shape": (1, 3, 2, 2)}))
-    run = FakeRun(torch.rand(1, 3, 2, 2, requires_grad=True))
-    opt = torch.optim.Adam([run.x], lr=0.1)
-    hook.start(opt, run)
-    run.x.sum().backward()
+    progress = FakeRun(torch.rand(1, 3, 2, 2, requires_grad=True))
+    opt = torch.optim.Adam([progress.x], lr=0.1)
+    hook.start(opt, progress)
+    progress.x.sum().backward()
     opt.step()
     for step in range(1, 9):
-        run.step = step
-        run.history["total"].append(float(step))
-        assert hook.after(run) is None
-        assert path.exists() == (step >= 4) and run.flushes == step // 4
-    run.finding = "non-finite loss"
-    run.step = 12
-    assert hook.after(run) == "non-finite loss"  # found by the copy: no save
+        progress.step = step
+        progress.history["total"].append(float(step))
+        assert hook.after(progress) is None
+        assert path.exists() == (step >= 4) and progress.flushes == step // 4
+    progress.finding = "non-finite loss"
+    progress.step = 12
+    assert hook.after(progress) == "non-finite loss"  # found by the copy: no save
 
     again = StepHook(CPU, checkpoint=Checkpoint(path, 4, {"shape": (1, 3, 2, 2)}))
     fresh = FakeRun(torch.zeros(1, 3, 2, 2, requires_grad=True))
     assert again.resume(fresh) == 8 and fresh.step == 8 and fresh.history["total"] == [float(s) for s in range(1, 9)]
-    assert torch.equal(fresh.x, run.x.detach())
+    assert torch.equal(fresh.x, progress.x.detach())
     adam = torch.optim.Adam([fresh.x], lr=0.05)
     again.start(adam, fresh)
     assert adam.param_groups[0]["lr"] == 0.05  # the loop's rate, Adam's saved moments
-    assert torch.equal(adam.state[fresh.x]["exp_avg"], opt.state[run.x]["exp_avg"])
+    assert torch.equal(adam.state[fresh.x]["exp_avg"], opt.state[progress.x]["exp_avg"])
     assert again.settings() == {"cuda_graphs": False, "resumed_from_step": 8}
 
 
 def test_after_ctrl_c_the_work_so_far_is_saved_and_the_message_says_where_to_resume(tmp_path):
-    run = FakeRun(torch.rand(1, 3, 2, 2), step=5)
-    assert StepHook(CPU).interrupted(run) == "" and run.flushes == 0
+    progress = FakeRun(torch.rand(1, 3, 2, 2), step=5)
+    assert StepHook(CPU).interrupted(progress) == "" and progress.flushes == 0
     hook = StepHook(CPU, checkpoint=Checkpoint(tmp_path / "c.ckpt", 50, {}))
-    assert "resume from step 5" in hook.interrupted(run) and run.flushes == 1
+    assert "resume from step 5" in hook.interrupted(progress) and progress.flushes == 1
     assert (tmp_path / "c.ckpt").exists()
 
 
