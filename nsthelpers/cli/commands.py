@@ -1,6 +1,6 @@
 """Command line: ``nst stylize CONTENT STYLE -o OUT.png`` (see ``nst stylize --help``), ``nst weights``,
-``nst fast train|apply`` (feed-forward networks, :mod:`nsthelpers.cli_fast`) and ``nst video``
-(:mod:`nsthelpers.cli_video`).
+``nst fast train|apply`` (feed-forward networks, :mod:`nsthelpers.cli.fast`) and ``nst video``
+(:mod:`nsthelpers.cli.video`).
 
 Every ``nst stylize`` option is a field of :mod:`nsthelpers.specs`: its flag, help text and default come
 from there, and only the options a user gives are passed on, so the command line and ``nst.stylize``

@@ -47,7 +47,7 @@ def add_parser(subparsers) -> None:
     t.add_argument("--batch-size", type=int, default=None, help="crops per step (default 2; AdaIN 4)")
     t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-3; AdaIN 1e-3)")
     t.add_argument("--style-weight", type=float, default=None,
-                   help="weight of the style term (default: the trainer's, see nsthelpers.fast.johnson_weights; AdaIN 10)")
+                   help="weight of the style term (default: the trainer's, see nsthelpers.feedforward.fast.johnson_weights; AdaIN 10)")
     t.add_argument("--tv-weight", type=float, default=None, help="weight of the TV term (default: the trainer's)")
     t.add_argument("--warmup-steps", type=int, default=100,
                    help="first steps with the content term only (TransformerNet)")
@@ -250,7 +250,7 @@ def standalone(add: Callable[[object], None], handler: Callable[[argparse.Namesp
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m nsthelpers.cli_fast fast …``: the same commands before ``nst`` registers them."""
+    """``python -m nsthelpers.cli.fast fast …``: the same commands before ``nst`` registers them."""
     return standalone(add_parser, run, argv)
 
 

@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m nsthelpers.cli_video video …``: the command before ``nst`` registers it."""
+    """``python -m nsthelpers.cli.video video …``: the command before ``nst`` registers it."""
     return standalone(add_parser, run, argv)
 
 

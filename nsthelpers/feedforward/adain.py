@@ -1,6 +1,6 @@
 """Arbitrary style in one pass: adaptive instance normalisation (Huang & Belongie 2017).
 
-A Johnson network (:mod:`nsthelpers.fast`) knows one style. AdaIN takes the style as an *input*: encode
+A Johnson network (:mod:`nsthelpers.feedforward.fast`) knows one style. AdaIN takes the style as an *input*: encode
 the photo and the painting with VGG19 up to one layer, give the photo's features, channel by channel, the
 painting's mean and standard deviation,
 
@@ -16,7 +16,7 @@ learns to invert VGG19 features of *any* picture, so it is trained on photo crop
   content–style trade-off α and interpolation between styles.
 * :func:`train_decoder`: the paper's loss (content: the decoded picture's features against the AdaIN
   target; style: per-channel means and standard deviations at relu1_1 … the encoder layer).
-* :func:`save` / :func:`load`: the decoder in the checksummed file of :mod:`nsthelpers.fast`.
+* :func:`save` / :func:`load`: the decoder in the checksummed file of :mod:`nsthelpers.feedforward.fast`.
 """
 from __future__ import annotations
 
@@ -190,7 +190,7 @@ def train_decoder(
 ) -> TrainResult:
     """Train an AdaIN decoder on photo crops (``photos``) paired with random crops of ``styles``.
 
-    Returns a :class:`~nsthelpers.fast.TrainResult` whose ``net`` is an :class:`AdaINModel`.
+    Returns a :class:`~nsthelpers.feedforward.fast.TrainResult` whose ``net`` is an :class:`AdaINModel`.
     ``decoder`` continues training one. ``callback(step, losses, model)`` may return True to stop early.
     """
     check_training(steps, size, batch_size, lr)

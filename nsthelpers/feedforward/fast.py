@@ -10,10 +10,10 @@ content + style + TV); afterwards a picture costs one pass through the small net
   fractionally-strided convolutions, and a VGG-16 loss network; instance norm is Ulyanov et al. (2016),
   upsample-then-convolve Odena et al. (2016).
 * :func:`train`: the perceptual-loss trainer; its loss is an :class:`nsthelpers.Objective` built with one
-  style's targets, evaluated on the network's outputs for a batch of photo crops (:mod:`nsthelpers.trainset`).
+  style's targets, evaluated on the network's outputs for a batch of photo crops (:mod:`nsthelpers.feedforward.trainset`).
 * :func:`save` / :func:`load`: a trained network in a small file with a SHA-256 checksum over its weights
   (the same idea as ``nst weights export``); a corrupt or foreign file is refused with a clear message.
-  :func:`read_network_file` / :func:`write_network_file` are the format, shared with :mod:`nsthelpers.adain`.
+  :func:`read_network_file` / :func:`write_network_file` are the format, shared with :mod:`nsthelpers.feedforward.adain`.
 * :func:`stylise_batches`: a list of pictures through a network, a few at a time.
 """
 from __future__ import annotations

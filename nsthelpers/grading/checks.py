@@ -438,7 +438,7 @@ def check_adain(fn: Fn) -> str:
 def _warp_with(image: torch.Tensor, flow: torch.Tensor, *, sign: float = 1.0, swap_grid: bool = False,
                swap_flow: bool = False, pixels: bool = False, less: int = 1, align: bool = True, own: bool = True,
                padding: str = "border", mode: str = "bilinear") -> torch.Tensor:
-    """:func:`nsthelpers.flow.warp` with one of the usual mistakes switched on."""
+    """:func:`nsthelpers.video.flow.warp` with one of the usual mistakes switched on."""
     n, _, h, w = flow.shape
     ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
     dx, dy = (flow[:, 1], flow[:, 0]) if swap_flow else (flow[:, 0], flow[:, 1])
@@ -470,7 +470,7 @@ _WARP_MISTAKES = (
 
 
 def check_warp(fn: Fn) -> str:
-    """``warp(image, flow)``: ``image`` sampled at x + flow(x) (bilinear, border), like :func:`nsthelpers.flow.warp`."""
+    """``warp(image, flow)``: ``image`` sampled at x + flow(x) (bilinear, border), like :func:`nsthelpers.video.flow.warp`."""
     e = expected("warp")
     image = e["image"]
     shift = torch.zeros(1, 2, *image.shape[-2:])

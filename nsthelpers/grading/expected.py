@@ -254,7 +254,7 @@ def reference_run(start: torch.Tensor, loss_fn: Callable[[torch.Tensor], torch.T
                   ) -> tuple[torch.Tensor, list[float], list[torch.Tensor]]:
     """Adam on the pixels, clamped to [0, 1] after every step; the loss before each step (notebook 05).
 
-    The keywords switch on the usual mistakes, for the diagnoses (:mod:`nsthelpers.grading_checks`): no
+    The keywords switch on the usual mistakes, for the diagnoses (:mod:`nsthelpers.grading.checks`): no
     ``zero_grad`` (gradients pile up), a new optimiser every step (``fresh_optimizer``: Adam forgets its moments),
     and logging the loss after the step instead of before it (``after``).
     """

@@ -5,8 +5,8 @@
   An unreadable file raises :class:`VideoError` saying so, not ffmpeg's log.
 * :func:`write_video`: frames to ``.mp4`` (H.264) or ``.gif`` (Pillow).
 * :func:`stylise_video`: a clip stylised frame by frame (``"frame"``, ``"warm"``, ``"temporal"`` — see
-  :mod:`nsthelpers.temporal` — with Farneback flow and a forward–backward occlusion mask, since a real
-  clip's true flow is unknown), or through a trained network (:mod:`nsthelpers.fast`, :mod:`nsthelpers.adain`).
+  :mod:`nsthelpers.video.temporal` — with Farneback flow and a forward–backward occlusion mask, since a real
+  clip's true flow is unknown), or through a trained network (:mod:`nsthelpers.feedforward.fast`, :mod:`nsthelpers.feedforward.adain`).
   Each finished frame is written at once as a PNG in a folder beside the output; run again with the same
   settings and the frames already there are read back instead of recomputed.
 """

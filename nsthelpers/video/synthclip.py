@@ -8,7 +8,7 @@ was in frame t − 1:
   (``c_t`` pans, ``s_t`` shrinks: a zoom in), so it was at ``x' = centre + (X − c_{t−1}) / s_{t−1}``;
 * sprite: it moves by ``q_t − q_{t−1}``, so its pixel was at ``x − q_t + q_{t−1}``.
 
-The backward flow is ``x' − x`` (the convention of :mod:`nsthelpers.flow`). A pixel is **occluded**
+The backward flow is ``x' − x`` (the convention of :mod:`nsthelpers.video.flow`). A pixel is **occluded**
 (mask 0) where ``x'`` lies outside frame t − 1 (new scenery entering with the pan) or, for background,
 under the sprite's disc in frame t − 1 (scenery the sprite uncovers).
 """

@@ -15,7 +15,7 @@ from .preview import history_curve, image_png, snapshot_curve
 
 
 class StyleLabWidget(ipywidgets.VBox):
-    """The style lab: controls for :meth:`nsthelpers.lab.StyleLab.run`, a **Run** button, the result next to
+    """The style lab: controls for :meth:`nsthelpers.widgets.lab.StyleLab.run`, a **Run** button, the result next to
     the previous one, and the loss curves of both runs.
 
     Controls (set ``.value`` to drive the lab without a browser): ``style`` (Dropdown), ``optimizer``,
@@ -33,13 +33,13 @@ class StyleLabWidget(ipywidgets.VBox):
     def __init__(self, lab, *, size: int | None = None, steps: int = 100, coarse_steps: int = 0,
                  size_range: tuple[int, int] = (64, 512), max_steps: int = 1000, every: int = 10,
                  width: int = 256) -> None:
-        """``lab``: a :class:`nsthelpers.lab.StyleLab`; ``size``/``steps``/``coarse_steps``: initial slider values
-        (``size`` default: the lab's :attr:`~nsthelpers.lab.StyleLab.default_size`, the profile's, never larger
+        """``lab``: a :class:`nsthelpers.widgets.lab.StyleLab`; ``size``/``steps``/``coarse_steps``: initial slider values
+        (``size`` default: the lab's :attr:`~nsthelpers.widgets.lab.StyleLab.default_size`, the profile's, never larger
         than the photo); ``every``: steps between live refreshes; ``width``: display width of the images in pixels."""
         super().__init__()
 
         if not isinstance(lab, StyleLab):
-            raise ValueError(f"lab must be a nsthelpers.lab.StyleLab, got {type(lab).__name__}")
+            raise ValueError(f"lab must be a nsthelpers.widgets.lab.StyleLab, got {type(lab).__name__}")
         self.lab, self.every = lab, int(every)
         size = lab.default_size if size is None else size
         self.live: LiveRun | None = None
@@ -116,7 +116,7 @@ class StyleLabWidget(ipywidgets.VBox):
         ]
 
     def params(self) -> dict:
-        """The keywords the next :meth:`~nsthelpers.lab.StyleLab.run` gets, read from the controls."""
+        """The keywords the next :meth:`~nsthelpers.widgets.lab.StyleLab.run` gets, read from the controls."""
         return {
             "style": self.style.value, "size": int(self.size.value), "steps": int(self.steps.value),
             "coarse_steps": int(self.coarse_steps.value),
@@ -211,7 +211,7 @@ class StyleLabWidget(ipywidgets.VBox):
 
 def style_lab(model, content, styles=None, *, size: int | None = None, steps: int = 100, coarse_steps: int = 0,
               every: int = 10, **lab_kwargs) -> StyleLabWidget:
-    """A :class:`StyleLabWidget` over a new :class:`nsthelpers.lab.StyleLab` (``lab_kwargs`` go to StyleLab)."""
+    """A :class:`StyleLabWidget` over a new :class:`nsthelpers.widgets.lab.StyleLab` (``lab_kwargs`` go to StyleLab)."""
 
     return StyleLabWidget(StyleLab(model, content, styles, **lab_kwargs), size=size, steps=steps,
                           coarse_steps=coarse_steps, every=every)

@@ -38,7 +38,7 @@ class Snapshot:
 class LiveRun:
     """Call ``fn(*args, callback=..., callback_every=every, **kwargs)`` in a daemon thread.
 
-    ``fn`` is :func:`nsthelpers.stylize`, :func:`nsthelpers.optimize`, :meth:`nsthelpers.lab.StyleLab.run`
+    ``fn`` is :func:`nsthelpers.stylize`, :func:`nsthelpers.optimize`, :meth:`nsthelpers.widgets.lab.StyleLab.run`
     or anything with the same ``callback``/``callback_every`` keywords that returns a
     :class:`~nsthelpers.StyleResult`. At every callback the run records a :class:`Snapshot`, keeps a CPU
     copy of the image with the lowest total loss so far (``best_image``, ``best_loss``, ``best_step``; in a

@@ -23,7 +23,7 @@ def image_png(image: torch.Tensor) -> bytes:
 
 
 def snapshot_curve(run, key: str = "total") -> tuple[list[int], list[float]]:
-    """(steps, ``key`` losses) of a :class:`~nsthelpers.live.LiveRun`'s snapshots so far."""
+    """(steps, ``key`` losses) of a :class:`~nsthelpers.widgets.live.LiveRun`'s snapshots so far."""
     snaps = list(run.snapshots)
     return [s.step for s in snaps], [s.losses[key] for s in snaps]
 
@@ -39,14 +39,14 @@ class LivePreview(ipywidgets.VBox):
 
     ``preview.start(fn, *args, **kwargs)`` runs ``fn(*args, callback=..., callback_every=every, **kwargs)``
     (:func:`nsthelpers.stylize`, :func:`nsthelpers.optimize`, …) in a background thread through
-    :class:`nsthelpers.live.LiveRun` and returns at once, so the cell ends and Jupyter can handle the
+    :class:`nsthelpers.widgets.live.LiveRun` and returns at once, so the cell ends and Jupyter can handle the
     **Stop** button (``self.stop_button``): it asks the run to stop at its next callback, and the preview
     then shows the best image seen (lowest total loss among the snapshots). Call ``preview.wait()``
     (e.g. in the next cell) to block until the run has ended; it returns the StyleResult.
 
     Without a browser: ``preview.stop()`` or ``preview.stop_button.click()``; ``preview.final_image``
     is the image kept (best snapshot when stopped, the result otherwise); ``preview.updates`` counts
-    refreshes; ``preview.run`` is the :class:`~nsthelpers.live.LiveRun`.
+    refreshes; ``preview.run`` is the :class:`~nsthelpers.widgets.live.LiveRun`.
     """
 
     def __init__(self, *, every: int = 10, width: int = 256, draw_losses: bool = True) -> None:
@@ -86,7 +86,7 @@ class LivePreview(ipywidgets.VBox):
             self.status.value = "stopping at the next refresh…"
 
     def wait(self, timeout: float | None = None, *, until_step: int | None = None):
-        """Block until the run ends (or reaches ``until_step``); see :meth:`nsthelpers.live.LiveRun.wait`."""
+        """Block until the run ends (or reaches ``until_step``); see :meth:`nsthelpers.widgets.live.LiveRun.wait`."""
         if self.run is None:
             raise RuntimeError("nothing is running: call .start(fn, ...) first")
         return self.run.wait(timeout, until_step=until_step)
