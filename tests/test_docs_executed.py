@@ -30,7 +30,6 @@ ex = load_script("executed")
 #: only shrink: a copy made removes its notebook from it (the test below says so), and a new notebook without a
 #: copy fails.
 PENDING = frozenset((
-    "deep_dives/05_x_engineering_practices.ipynb",
     "deep_dives/solutions/05_x_engineering_practices_solutions.ipynb",
     "deep_dives/solutions/05_x_speed_solutions.ipynb",
     "deep_dives/solutions/07_x_scales_and_style_losses_solutions.ipynb",
