@@ -20,7 +20,8 @@ Compact figures: matplotlib draws JPEG through the inline backend at 80 dpi, and
 pictures held in widget state (ipywidgets' ``Image``) are re-encoded as JPEG (:func:`compact`). Widget state is
 stored, so a view with a widget manager (nbviewer, ``make book``'s snapshots) shows each widget's last picture;
 for the others (GitHub) each widget is followed by the pictures it showed (:func:`add_widget_pictures`). All
-copies together stay under :data:`LIMIT_BYTES`.
+copies together stay under :data:`LIMIT_BYTES`. A notebook whose run fails gets no copy; its outputs up to the
+error go to ``build/executed-failed/`` (same relative path), so the failing check's numbers can be read.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "notebooks"
 EXECUTED = REPO / "executed"
+FAILED = REPO / "build" / "executed-failed"  # a failed run's outputs up to the error (git-ignored), to read the finding
 LIMIT_BYTES = 15_000_000
 PAINTINGS = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg")
 CELL_TIMEOUT_S = 1800
@@ -309,6 +311,9 @@ def execute(source: Path, env: dict[str, str]) -> float:
     os.environ.update(env)
     try:
         client.execute()
+    except Exception:
+        _write(failed_path(source), json.loads(nbformat.writes(nb)))  # the outputs up to the failing cell
+        raise
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -321,7 +326,13 @@ def execute(source: Path, env: dict[str, str]) -> float:
         "machine": f"CPU ({platform.machine()}, {os.cpu_count()} cores)", "paintings": "real",
     }
     _write(copy_path(source), out)
+    failed_path(source).unlink(missing_ok=True)  # an earlier failure's outputs are out of date now
     return seconds
+
+
+def failed_path(source: Path) -> Path:
+    """Where a failed run of ``source`` leaves its outputs up to the error: the same path under :data:`FAILED`."""
+    return FAILED / copy_path(source).relative_to(EXECUTED)
 
 
 def total_bytes(folder: Path = EXECUTED) -> int:
@@ -384,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # one failing notebook must not lose the others' copies
                 failed.append(name)
                 print(f"    FAILED: {type(exc).__name__}: {str(exc)[-800:]}", flush=True)
+                if failed_path(path).is_file():
+                    print(f"    its outputs up to the error: {failed_path(path).relative_to(REPO)}", flush=True)
                 continue
             print(f"    {seconds:.0f} s, {copy_path(path).stat().st_size / 1e6:.2f} MB", flush=True)
     size = total_bytes()

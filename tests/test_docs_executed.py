@@ -91,6 +91,7 @@ def course(tmp_path, monkeypatch):
     monkeypatch.setattr(ex, "REPO", tmp_path)
     monkeypatch.setattr(ex, "SOURCE", tmp_path / "notebooks")
     monkeypatch.setattr(ex, "EXECUTED", tmp_path / "executed")
+    monkeypatch.setattr(ex, "FAILED", tmp_path / "build" / "executed-failed")
     (tmp_path / "notebooks").mkdir()
     return tmp_path
 
@@ -233,6 +234,27 @@ def test_a_notebook_runs_into_a_compact_copy_with_widget_state(course, monkeypat
     assert ex.add_widget_pictures(nb) == 0  # a slider shows no picture: nothing added after it
     assert nb["metadata"]["nst_executed"]["profile"] == "cpu" and nb["metadata"]["nst_executed"]["seconds"] > 0
     assert ex.stale(source) is None
+
+
+def test_a_failing_check_leaves_its_outputs_to_read_and_no_copy(course, monkeypatch, capsys):
+    """One real kernel: the run stops at the failing check; the numbers printed before it are kept apart."""
+    for name in ex.PAINTINGS:
+        (course / name).write_bytes(b"x")
+    monkeypatch.setenv("NSTHELPERS_CACHE", str(course))
+    cells = [_code("shares = [0.12, 0.31]\nprint('TV shares', shares)"), _code("assert shares[0] > shares[-1]")]
+    source = _save(course / "notebooks/solutions/06.ipynb", _notebook(*cells))
+    assert ex.main([str(source)]) == 1
+    out = capsys.readouterr().out
+    failed = ex.failed_path(source)
+    assert "FAILED: CellExecutionError" in out and str(failed.relative_to(course)) in out
+    assert not ex.copy_path(source).exists()
+    kept = json.loads(failed.read_text())
+    assert "TV shares [0.12, 0.31]" in "".join(ex._text(o.get("text", "")) for o in kept["cells"][0]["outputs"])
+    assert any(o["output_type"] == "error" for o in kept["cells"][1]["outputs"])
+    cells[1]["source"] = "assert shares[0] < shares[-1]"  # the check fixed: a copy, and the failed outputs gone
+    _save(source, _notebook(*cells))
+    assert ex.main([str(source)]) == 0, capsys.readouterr().out
+    assert ex.copy_path(source).is_file() and not failed.exists()
 
 
 def test_widget_pictures_follow_each_widget_for_renderers_without_a_widget_manager():
