@@ -167,10 +167,15 @@ def kernel_environment(ipython_dir: Path) -> dict[str, str]:
 
 
 def _jpeg(data: bytes, quality: int = JPEG_QUALITY) -> bytes | None:
-    """``data`` (PNG bytes) as JPEG, or None when it has transparency that JPEG would lose."""
-    from PIL import Image
+    """``data`` (PNG bytes) as JPEG, or None when it has transparency that JPEG would lose or is no picture PIL
+    can read (an ``Image`` widget left empty holds no bytes at all)."""
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(io.BytesIO(data)) as image:
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError):
+        return None
+    with image:
         if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
             lowest = image.convert("RGBA").getchannel("A").getextrema()[0]
             if isinstance(lowest, (int, float)) and lowest < 255:
@@ -319,8 +324,12 @@ def execute(source: Path, env: dict[str, str]) -> float:
         os.environ.update(saved)
     seconds = time.perf_counter() - start
     out = json.loads(nbformat.writes(nb))
-    compact(out)
-    add_widget_pictures(out)
+    try:
+        compact(out)
+        add_widget_pictures(out)
+    except Exception:
+        _write(failed_path(source), json.loads(nbformat.writes(nb)))  # the run is not lost with the copy
+        raise
     out["metadata"]["nst_executed"] = {
         "profile": "cpu", "seconds": round(seconds, 1), "date": datetime.date.today().isoformat(),
         "machine": f"CPU ({platform.machine()}, {os.cpu_count()} cores)", "paintings": "real",
