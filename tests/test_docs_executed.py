@@ -34,7 +34,6 @@ PENDING = frozenset((
     "deep_dives/solutions/07_x_scales_and_style_losses_solutions.ipynb",
     "solutions/05_style_transfer_loop_solutions.ipynb",
     "solutions/06_style_lab_solutions.ipynb",
-    "solutions/08_evaluation_solutions.ipynb",
 ))
 
 
