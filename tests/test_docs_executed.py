@@ -31,7 +31,6 @@ ex = load_script("executed")
 #: copy fails.
 PENDING = frozenset((
     "deep_dives/solutions/05_x_engineering_practices_solutions.ipynb",
-    "deep_dives/solutions/07_x_scales_and_style_losses_solutions.ipynb",
     "solutions/05_style_transfer_loop_solutions.ipynb",
     "solutions/06_style_lab_solutions.ipynb",
 ))
