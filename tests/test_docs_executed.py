@@ -30,7 +30,6 @@ ex = load_script("executed")
 #: only shrink: a copy made removes its notebook from it (the test below says so), and a new notebook without a
 #: copy fails.
 PENDING = frozenset((
-    "solutions/05_style_transfer_loop_solutions.ipynb",
     "solutions/06_style_lab_solutions.ipynb",
 ))
 
