@@ -29,9 +29,7 @@ ex = load_script("executed")
 #: 05_x_engineering_practices (its fp16 cell ran past the 30-minute cell limit on the busy machine). The list may
 #: only shrink: a copy made removes its notebook from it (the test below says so), and a new notebook without a
 #: copy fails.
-PENDING = frozenset((
-    "solutions/06_style_lab_solutions.ipynb",
-))
+PENDING: frozenset[str] = frozenset()
 
 
 def test_every_notebook_has_an_executed_copy_with_its_code():
