@@ -315,20 +315,17 @@ def execute(source: Path, env: dict[str, str]) -> float:
     os.environ.clear()
     os.environ.update(env)
     try:
-        client.execute()
-    except Exception:
-        _write(failed_path(source), json.loads(nbformat.writes(nb)))  # the outputs up to the failing cell
-        raise
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    seconds = time.perf_counter() - start
-    out = json.loads(nbformat.writes(nb))
-    try:
+        try:
+            client.execute()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        seconds = time.perf_counter() - start
+        out = json.loads(nbformat.writes(nb))
         compact(out)
         add_widget_pictures(out)
-    except Exception:
-        _write(failed_path(source), json.loads(nbformat.writes(nb)))  # the run is not lost with the copy
+    except Exception:  # a failing cell, or a failure while compacting: the outputs so far are kept apart
+        _write(failed_path(source), json.loads(nbformat.writes(nb)))
         raise
     out["metadata"]["nst_executed"] = {
         "profile": "cpu", "seconds": round(seconds, 1), "date": datetime.date.today().isoformat(),
